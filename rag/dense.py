@@ -1,0 +1,82 @@
+"""Dense index: normalised vectors in a faiss inner-product index (cosine similarity).
+
+The index type follows the collection size (recorded in the manifest): exact `flat` search up to
+`HNSW_FROM` vectors, `hnsw` graph search above, `ivfpq` (compressed, memory-mapped) from `IVFPQ_FROM`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from rag.errors import IndexStateError
+
+FaissKind = Literal["flat", "hnsw", "ivfpq"]
+HNSW_FROM = 200_000
+IVFPQ_FROM = 2_000_000
+FAISS_FILE = "vectors.faiss"
+
+
+def choose_kind(n_vectors: int) -> FaissKind:
+    if n_vectors >= IVFPQ_FROM:
+        return "ivfpq"
+    if n_vectors >= HNSW_FROM:
+        return "hnsw"
+    return "flat"
+
+
+def build_faiss(vectors: np.ndarray, kind: FaissKind | None = None, *, seed: int = 1234):
+    """A faiss index over `vectors` (n x d, float32, unit norm) searched by inner product."""
+    import faiss
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n, dim = vectors.shape
+    kind = kind or choose_kind(n)
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 64
+    else:
+        nlist = max(16, int(4 * np.sqrt(n)))
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFPQ(quantizer, dim, nlist, dim // 8 if dim % 8 == 0 else dim // 4, 8, faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(seed)
+        sample = vectors[rng.choice(n, size=min(n, 100 * nlist), replace=False)]
+        index.train(sample)
+        index.nprobe = 16
+    index.add(vectors)
+    return index
+
+
+def save_faiss(index, folder: Path) -> None:
+    import faiss
+
+    folder.mkdir(parents=True, exist_ok=True)
+    faiss.write_index(index, str(folder / FAISS_FILE))
+
+
+def load_faiss(folder: Path, *, mmap: bool = True):
+    import faiss
+
+    path = folder / FAISS_FILE
+    if not path.exists():
+        raise IndexStateError(f"{path}: dense index missing; rebuild with `rag index build`")
+    try:
+        flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
+        try:
+            return faiss.read_index(str(path), flags)
+        except RuntimeError:  # some index types cannot be memory-mapped
+            return faiss.read_index(str(path))
+    except RuntimeError as error:
+        raise IndexStateError(f"{path}: dense index unreadable ({str(error).splitlines()[0]}); rebuild with `rag index build`") from error
+
+
+def search_faiss(index, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, rows), each (n_queries x k); rows are -1 where fewer than k vectors exist."""
+    k = max(1, min(k, index.ntotal))
+    scores, rows = index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
+    return scores, rows

@@ -1,0 +1,1 @@
+"""Index folders: build (atomic, resumable), load (checked against the manifest), inspect."""

@@ -1,0 +1,270 @@
+"""Build an index folder from sources: chunk, BM25, embed (cached, resumable), faiss, store, manifest.
+
+Layout of an index folder (the path a user names, default `indexes/default`):
+    CURRENT                  name of the active build (replaced atomically when a build completes)
+    build-<stamp>/           a complete build: manifest.json, store.sqlite, bm25/, dense/
+    build-<stamp>.partial/   a build in progress (or killed): never read, removed by the next build
+    embeddings/<model>/      the embedding cache shared by builds
+    build.lock               present while a build runs
+A build writes only into its `.partial` folder and the cache, then renames the folder and swaps
+CURRENT, so a failed or killed build leaves the previous index loadable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag.bm25 import BM25Index, BM25Settings
+from rag.chunking import ChunkSettings, chunk_document, indexed_text
+from rag.embedding import DEFAULT_MODEL, PassageEncoder, max_seq_length, resolve_model, token_counter
+from rag.errors import CorpusError, RagError
+from rag.index.embcache import EmbeddingCache, model_slug, text_key
+from rag.index.lock import BuildLock
+from rag.index.manifest import Counts, Manifest, ModelInfo, write_manifest
+from rag.index.store import write_store
+from rag.loaders import LoadProblem, read_sources
+from rag.models import Document, Passage
+from rag.tokenize import TokenizerSettings, make_tokenizer
+
+CURRENT = "CURRENT"
+EMBED_BATCH = 64  # passages per cache shard: the most a kill can lose
+
+
+class Progress(Protocol):
+    def stage(self, name: str, total: int | None) -> None: ...
+    def advance(self, n: int = 1) -> None: ...
+
+
+class _Silent:
+    def stage(self, name: str, total: int | None) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+
+class BuildSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = DEFAULT_MODEL
+    dense: bool = Field(default=True, description="False: BM25 only (no model, no faiss).")
+    chunking: ChunkSettings | None = Field(default=None, description="None: max_tokens from the model.")
+    tokenizer: TokenizerSettings = TokenizerSettings()
+    bm25: BM25Settings = BM25Settings()
+    faiss: str | None = Field(default=None, description="flat, hnsw, ivfpq; None chooses by size.")
+
+
+class BuildReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    manifest: Manifest
+    problems: list[LoadProblem]
+    reused: int
+    embedded: int
+
+
+def corpus_hash(documents: Sequence[Document]) -> str:
+    digest = hashlib.sha256()
+    for document in sorted(documents, key=lambda d: d.id):
+        digest.update(document.model_dump_json(exclude={"source_path"}).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _check_unique(documents: Sequence[Document]) -> None:
+    seen: dict[str, str | None] = {}
+    for document in documents:
+        if document.id in seen:
+            raise CorpusError(f"{document.source_path}: document id {document.id!r} already used by {seen[document.id]}")
+        seen[document.id] = document.source_path
+
+
+def build_index(
+    sources: Sequence[Path],
+    index_root: Path,
+    settings: BuildSettings = BuildSettings(),
+    *,
+    progress: Progress | None = None,
+    documents: Sequence[Document] | None = None,
+) -> BuildReport:
+    """Build a new index under `index_root` and make it current. `documents`, when given, are used
+    instead of reading `sources` (which are then only recorded)."""
+    progress = progress or _Silent()
+    index_root.mkdir(parents=True, exist_ok=True)
+    with BuildLock(index_root):
+        problems: list[LoadProblem] = []
+        if documents is None:
+            progress.stage("reading sources", None)
+            result = read_sources(sources, on_file=lambda _: progress.advance())
+            documents, problems = result.documents, result.problems
+        if not documents:
+            where = ", ".join(str(s) for s in sources)
+            raise CorpusError(f"{where}: no readable documents" + (f" ({problems[0].message})" if problems else ""))
+        _check_unique(documents)
+        _remove_partials(index_root)
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        partial = index_root / f"build-{stamp}.partial"
+        partial.mkdir()
+        try:
+            report = _build_into(partial, index_root, sources, documents, problems, settings, progress)
+            final = index_root / f"build-{stamp}"
+            os.replace(partial, final)
+            _swap_current(index_root, final.name)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        _remove_old_builds(index_root, keep=final.name)
+        return report.model_copy(update={"path": str(final)})
+
+
+def _build_into(
+    folder: Path,
+    index_root: Path,
+    sources: Sequence[Path],
+    documents: Sequence[Document],
+    problems: list[LoadProblem],
+    settings: BuildSettings,
+    progress: Progress,
+) -> BuildReport:
+    model_dir = resolve_model(settings.model) if settings.dense or settings.chunking is None else None
+    chunking = settings.chunking or ChunkSettings(max_tokens=max_seq_length(model_dir))
+    count = token_counter(model_dir) if model_dir else (lambda text: len(text.split()))
+
+    progress.stage("chunking", len(documents))
+    passages: list[Passage] = []
+    titles: dict[str, str] = {}
+    for document in documents:
+        titles[document.id] = document.title
+        try:
+            passages.extend(chunk_document(document, count, chunking))
+        except ValueError as error:
+            raise CorpusError(f"{document.source_path}: {error}") from error
+        progress.advance()
+    texts = [indexed_text(titles[p.doc_id], p.section, p.text) for p in passages]
+
+    progress.stage("lexical index", len(texts))
+    tokenize = make_tokenizer(settings.tokenizer)
+
+    def tokens():
+        for text in texts:
+            yield tokenize(text)
+            progress.advance()
+
+    bm25 = BM25Index.build(tokens(), settings.bm25)
+    bm25.save(folder / "bm25")
+
+    model_info = None
+    reused = embedded = 0
+    if settings.dense:
+        model_info, reused, embedded = _build_dense(folder, index_root, texts, settings, model_dir, progress)
+
+    progress.stage("passage store", None)
+    write_store(folder, documents, passages)
+    manifest = Manifest(
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        sources=[str(s) for s in sources],
+        corpus_hash=corpus_hash(documents),
+        model=model_info,
+        chunking=chunking,
+        tokenizer=settings.tokenizer,
+        bm25=settings.bm25,
+        counts=Counts(documents=len(documents), passages=len(passages), vocabulary=len(bm25.vocabulary), embedded=embedded),
+        problems=[p.message for p in problems],
+    )
+    write_manifest(manifest, folder)
+    return BuildReport(path=str(folder), manifest=manifest, problems=problems, reused=reused, embedded=embedded)
+
+
+def _build_dense(
+    folder: Path, index_root: Path, texts: list[str], settings: BuildSettings, model_dir: Path, progress: Progress
+) -> tuple[ModelInfo, int, int]:
+    import numpy as np
+
+    from rag.dense import build_faiss, choose_kind, save_faiss
+
+    encoder = PassageEncoder(settings.model, model_dir)
+    cache_dir = index_root / "embeddings" / model_slug(settings.model)
+    keys = [text_key(t) for t in texts]
+    progress.stage("loading model", None)
+    cache = EmbeddingCache(cache_dir / "vectors", encoder.dimension)
+    missing = list({keys[i]: i for i in range(len(texts)) if keys[i] not in cache}.values())  # distinct texts
+    reused = len(texts) - len(missing)
+    progress.stage("embedding", len(missing))
+    for start in range(0, len(missing), EMBED_BATCH):
+        rows = missing[start : start + EMBED_BATCH]
+        cache.add([keys[i] for i in rows], encoder.encode([texts[i] for i in rows]))
+        progress.advance(len(rows))
+    vectors = cache.get(keys) if keys else np.zeros((0, encoder.dimension), dtype=np.float32)
+    cache.compact(keys)
+
+    progress.stage("dense index", None)
+    kind = settings.faiss or choose_kind(len(texts))
+    save_faiss(build_faiss(vectors, kind), folder / "dense")
+    onnx_dir = cache_dir / "onnx"
+    if not (onnx_dir / "model.onnx").exists():
+        progress.stage("exporting query model (ONNX)", None)
+        staging = cache_dir / f"onnx.{os.getpid()}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        encoder.export_onnx(staging)
+        shutil.rmtree(onnx_dir, ignore_errors=True)
+        os.replace(staging, onnx_dir)
+    for item in onnx_dir.iterdir():
+        _link_or_copy(item, folder / "dense" / item.name)
+    info = ModelInfo(name=settings.model, dimension=encoder.dimension, max_seq_length=max_seq_length(model_dir), faiss=kind)
+    return info, reused, len(missing)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _swap_current(index_root: Path, build_name: str) -> None:
+    tmp = index_root / f".{CURRENT}.{os.getpid()}.tmp"
+    tmp.write_text(build_name + "\n", encoding="utf-8")
+    with tmp.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, index_root / CURRENT)
+
+
+def _remove_partials(index_root: Path) -> None:
+    for path in index_root.glob("build-*.partial"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_old_builds(index_root: Path, *, keep: str) -> None:
+    for path in index_root.glob("build-*"):
+        if path.is_dir() and path.name != keep and not path.name.endswith(".partial"):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def current_build(index_root: Path) -> Path:
+    """The folder of the active build of `index_root`."""
+    from rag.errors import IndexStateError
+
+    pointer = index_root / CURRENT
+    if not index_root.exists():
+        raise IndexStateError(f"{index_root}: no index here; build one with `rag index build`")
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        if (index_root / "manifest.json").exists():  # a bare build folder given directly
+            return index_root
+        raise IndexStateError(f"{pointer}: missing; build the index with `rag index build`") from error
+    folder = index_root / name
+    if not name.startswith("build-") or not folder.is_dir():
+        raise IndexStateError(f"{pointer}: names {name!r}, which is not a build folder; rebuild with `rag index build`")
+    return folder
+
+
+__all__ = ["BuildReport", "BuildSettings", "RagError", "build_index", "current_build"]

@@ -1,0 +1,102 @@
+"""Retrievers over an index. Each answers `search(query, k) -> list[Hit]`, best first."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from rag.errors import QueryError
+from rag.fusion import reciprocal_rank_fusion, weighted_fusion
+from rag.index.load import Index
+from rag.models import Hit
+
+RetrieverName = Literal["bm25", "dense", "hybrid"]
+RETRIEVERS: tuple[str, ...] = ("bm25", "dense", "hybrid")
+MAX_QUERY_CHARS = 4000
+FUSION_DEPTH = 100  # each side of a hybrid search contributes this many candidates
+
+
+class Retriever(Protocol):
+    name: str
+
+    def search(self, query: str, k: int) -> list[Hit]: ...
+
+
+def check_query(query: str) -> str:
+    text = " ".join(query.split())
+    if not text:
+        raise QueryError("the query is empty; type a question or keywords")
+    if not any(ch.isalnum() for ch in text):
+        raise QueryError("the query has no letters or digits; type a question or keywords")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"the query is {len(text)} characters long; keep it under {MAX_QUERY_CHARS}")
+    return text
+
+
+def _check_k(k: int) -> None:
+    if k < 1:
+        raise QueryError(f"k={k}: ask for at least 1 hit")
+
+
+def _hits(index: Index, rows_scores: list[tuple[int, float]]) -> list[Hit]:
+    passages = index.store.by_rows([r for r, _ in rows_scores])
+    return [
+        Hit(passage_id=p.id, doc_id=p.doc_id, score=score, rank=rank)
+        for rank, (p, (_, score)) in enumerate(zip(passages, rows_scores, strict=True), start=1)
+    ]
+
+
+class BM25Retriever:
+    name = "bm25"
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        _check_k(k)
+        tokens = self.index.tokenize(check_query(query))
+        return _hits(self.index, self.index.bm25.top_k(tokens, k))
+
+
+class DenseRetriever:
+    name = "dense"
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        from rag.dense import search_faiss
+
+        _check_k(k)
+        vector = self.index.query_encoder.encode([check_query(query)])
+        scores, rows = search_faiss(self.index.faiss, vector, k)
+        pairs = [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+        return _hits(self.index, pairs)
+
+
+class HybridRetriever:
+    """BM25 + dense, fused by reciprocal rank fusion (default) or weighted min-max fusion."""
+
+    name = "hybrid"
+
+    def __init__(self, index: Index, *, fusion: Literal["rrf", "weighted"] = "rrf", dense_weight: float = 0.5) -> None:
+        self.parts = (BM25Retriever(index), DenseRetriever(index))
+        self.fusion = fusion
+        self.dense_weight = dense_weight
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        _check_k(k)
+        depth = max(k, FUSION_DEPTH)
+        rankings = [part.search(query, depth) for part in self.parts]
+        if self.fusion == "weighted":
+            return weighted_fusion(rankings, [1 - self.dense_weight, self.dense_weight], k)
+        return reciprocal_rank_fusion(rankings, k)
+
+
+def make_retriever(index: Index, name: str, **options: object) -> Retriever:
+    if name == "bm25":
+        return BM25Retriever(index)
+    if name == "dense":
+        return DenseRetriever(index)
+    if name == "hybrid":
+        return HybridRetriever(index, **options)  # type: ignore[arg-type]
+    raise QueryError(f"unknown retriever {name!r}; choose one of {', '.join(RETRIEVERS)}")
