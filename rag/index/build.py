@@ -34,7 +34,7 @@ from rag.loaders import LoadProblem, read_sources
 from rag.models import Document, Passage
 from rag.tokenize import TokenizerSettings, make_tokenizer
 
-CURRENT = "CURRENT"
+from rag.index.layout import CURRENT, current_build  # noqa: F401 - re-exported
 EMBED_BATCH = 64  # passages per cache shard: the most a kill can lose
 
 
@@ -246,25 +246,6 @@ def _remove_old_builds(index_root: Path, *, keep: str) -> None:
     for path in index_root.glob("build-*"):
         if path.is_dir() and path.name != keep and not path.name.endswith(".partial"):
             shutil.rmtree(path, ignore_errors=True)
-
-
-def current_build(index_root: Path) -> Path:
-    """The folder of the active build of `index_root`."""
-    from rag.errors import IndexStateError
-
-    pointer = index_root / CURRENT
-    if not index_root.exists():
-        raise IndexStateError(f"{index_root}: no index here; build one with `rag index build`")
-    try:
-        name = pointer.read_text(encoding="utf-8").strip()
-    except OSError as error:
-        if (index_root / "manifest.json").exists():  # a bare build folder given directly
-            return index_root
-        raise IndexStateError(f"{pointer}: missing; build the index with `rag index build`") from error
-    folder = index_root / name
-    if not name.startswith("build-") or not folder.is_dir():
-        raise IndexStateError(f"{pointer}: names {name!r}, which is not a build folder; rebuild with `rag index build`")
-    return folder
 
 
 __all__ = ["BuildReport", "BuildSettings", "RagError", "build_index", "current_build"]

@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 
 from rag.errors import IndexStateError
-from rag.index.build import current_build
+from rag.index.layout import current_build
 from rag.index.manifest import REBUILD, Manifest, read_manifest
 from rag.index.store import PassageStore
 

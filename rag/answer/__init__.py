@@ -1,0 +1,1 @@
+"""`rag ask`: structured, cited answers composed from retrieved passages."""

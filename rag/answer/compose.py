@@ -1,0 +1,428 @@
+"""Compose a structured, cited answer from retrieved passages — extractively.
+
+Steps: understand the question (lexicon), retrieve (BM25 on the expanded question + dense, fused
+by RRF), decide coverage (abstain when the corpus does not cover it), split the retrieved passages
+into sentences, score each sentence against the question, give each one answer section, pick the
+best per section (one statement per guideline body first, newer guidance before superseded),
+add gap statements for bodies with no passage, number the references, verify every statement
+against the passage it cites. No sentence is written that a passage does not contain.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from rag.answer.classify import RECOMMEND_CUES, RESULT_CUES, assign_section, grade_of, heading_section, line_rank
+from rag.answer.lexicon import Lexicon, Understood, load_lexicon, understand
+from rag.answer.models import SECTION_ORDER, Answer, AnswerSection, Reference, SectionName, Statement
+from rag.answer.support import verify
+from rag.errors import QueryError
+from rag.fusion import reciprocal_rank_fusion
+from rag.index.load import Index, open_index
+from rag.models import Document, Hit, Passage
+from rag.retrievers import BM25Retriever, DenseRetriever
+from rag.sentences import split_sentences
+
+MAX_QUESTION_CHARS = 2000
+RETRIEVE_DEPTH = 100  # fused candidates per retriever
+# passages considered for an answer, by document kind, in fused order (so trials are never crowded out)
+QUOTAS: dict[str, int] = {"guideline": 12, "trial": 12, "label": 6}
+OTHER_QUOTA = 4  # review, abstract, other
+PER_DOCUMENT = 4  # passages of one document at most
+EXPAND_TRIALS = 3  # best trial documents whose results passages join the candidates
+EXPAND_PASSAGES = 3  # results passages added per such trial
+CAPS: dict[SectionName, int] = {"recommendation": 7, "evidence": 8, "algorithm": 6, "safety": 6, "caveats": 5}
+PER_BODY = 2  # recommendation statements per guideline body
+GLOBAL_FLOOR = 0.2  # a statement scores at least this share of the best sentence's relevance
+SECTION_FLOOR = 0.5  # ... and this share of the best sentence of its own section
+
+
+class AbstainSettings(BaseModel):
+    """Coverage thresholds, calibrated on the gold dev split (see eval/calibration.json)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_dense: float = 0.30
+    min_coverage: float = 0.45
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str
+    passage: Passage
+    document: Document
+    section: SectionName
+    relevance: float
+    order: int  # position of the passage in the fused ranking, then of the sentence in it
+
+
+@dataclass(frozen=True)
+class Assessment:
+    question: str
+    understood: Understood
+    query: str
+    fused: list[Hit]
+    coverage: float
+    top_dense: float
+
+
+def check_question(question: str) -> str:
+    text = " ".join(question.split())
+    if not text:
+        raise QueryError("the question is empty; type a clinical question")
+    if not any(ch.isalnum() for ch in text):
+        raise QueryError("the question has no letters or digits; type a clinical question")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QueryError(f"the question is {len(text):,} characters long; keep it under {MAX_QUESTION_CHARS:,} (one clinical question)")
+    letters = [ch for ch in text if ch.isalpha()]
+    if letters and sum(ch.isascii() for ch in letters) / len(letters) < 0.5:
+        raise QueryError("the question is not in English; the indexed corpus and the lexicon are English only")
+    return text
+
+
+class Asker:
+    """Answers questions from one opened index; keep it for warm, repeated questions."""
+
+    def __init__(self, index_root: Path, *, lexicon: Lexicon | None = None, abstain: AbstainSettings | None = None) -> None:
+        self.index: Index = open_index(index_root)
+        self.lexicon = lexicon or load_lexicon()
+        self.abstain = abstain or AbstainSettings()
+        self.bm25 = BM25Retriever(self.index)
+        self.dense = DenseRetriever(self.index) if self.index.manifest.model else None
+        self._design_weights: dict[str, float] = {}
+
+    # -- corpus facts -------------------------------------------------------------------------
+    @cached_property
+    def documents(self) -> dict[str, Document]:
+        return {d.id: d for d in self.index.store.documents()}
+
+    @cached_property
+    def superseded_by(self) -> dict[str, str]:
+        newer: dict[str, str] = {}
+        for document in self.documents.values():
+            for old in document.supersedes:
+                newer[old] = document.id
+        return newer
+
+    @cached_property
+    def bodies(self) -> set[str]:
+        return {d.body for d in self.documents.values() if d.body}
+
+    def idf(self, token: str) -> float:
+        bm25 = self.index.bm25
+        row = bm25.vocabulary.get(token)
+        df = 0 if row is None else int(bm25.indptr[row + 1] - bm25.indptr[row])
+        return math.log(1 + (bm25.n_docs - df + 0.5) / (df + 0.5))
+
+    # -- the answer ----------------------------------------------------------------------------
+    def assess(self, question: str) -> Assessment:
+        """Understand and retrieve; measure how well the corpus covers the question."""
+        question = check_question(question)
+        understood = understand(question, self.lexicon)
+        query = understood.expanded_query(question)
+        lexical = self.bm25.search(query, RETRIEVE_DEPTH)
+        dense = self.dense.search(" ".join([question, *understood.drugs]), RETRIEVE_DEPTH) if self.dense else []
+        fused = reciprocal_rank_fusion([lexical, dense], 2 * RETRIEVE_DEPTH)
+        top = self.index.store.by_ids([h.passage_id for h in fused[:10]])
+        coverage = self._coverage(self._coverage_terms(understood.normalized_question(question)), top)
+        return Assessment(question, understood, query, fused, coverage, dense[0].score if dense else 1.0)
+
+    def uncovered_reason(self, assessment: Assessment) -> str | None:
+        """Why the corpus does not cover the question, or None when it does."""
+        other = self.lexicon.outside_scope(assessment.question)
+        if other:
+            return f"The question is about {other}, which the indexed corpus does not cover."
+        if not assessment.fused or assessment.coverage < self.abstain.min_coverage or assessment.top_dense < self.abstain.min_dense:
+            return (
+                f"The indexed corpus does not cover this question (term coverage {assessment.coverage:.2f}, "
+                f"best passage similarity {assessment.top_dense:.2f})."
+            )
+        return None
+
+    def ask(self, question: str) -> Answer:
+        assessment = self.assess(question)
+        reason = self.uncovered_reason(assessment)
+        if reason:
+            return self._abstain(assessment.question, reason)
+        ranked = self._expand(self.index.store.by_ids([h.passage_id for h in self._diverse(assessment.fused)]))
+        candidates = self._candidates(ranked, self._question_terms(assessment.query), assessment.understood)
+        return self._compose(assessment.question, assessment.understood, candidates)
+
+    def _expand(self, passages: list[Passage]) -> list[tuple[int, Passage]]:
+        """(position, passage) pairs: the retrieved passages, plus — for the best trial documents —
+        their results passages, placed at the rank of the document's first hit (a relevant trial's
+        primary results are relevant even when the question does not use their words)."""
+        ranked = list(enumerate(passages))
+        present = {p.id for p in passages}
+        trials: list[tuple[int, str]] = []
+        for position, passage in ranked:
+            kind = self.documents[passage.doc_id].kind
+            if kind in ("trial", "abstract") and passage.doc_id not in {d for _, d in trials}:
+                trials.append((position, passage.doc_id))
+        for position, doc_id in trials[:EXPAND_TRIALS]:
+            added = 0
+            for passage in self.index.store.passages_of(doc_id):
+                if added >= EXPAND_PASSAGES or passage.id in present:
+                    continue
+                if heading_section(passage.section) == "evidence" and RESULT_CUES.search(passage.text):
+                    ranked.append((position, passage))
+                    present.add(passage.id)
+                    added += 1
+        return sorted(ranked, key=lambda pair: pair[0])
+
+    def evidence_weight(self, doc_id: str) -> float:
+        """Study design from the document's title and first passage: randomized phase 3 > phase 2 >
+        observational / case report."""
+        if doc_id not in self._design_weights:
+            document = self.documents[doc_id]
+            first = self.index.store.passages_of(doc_id)[:1]
+            text = f"{document.title} {first[0].text if first else ''}".lower()
+            if document.kind not in ("trial", "abstract", "other", "review"):
+                weight = 1.0
+            elif re.search(r"phase (?:3|iii)\b|randomi[sz]ed", text):
+                weight = 1.0
+            elif re.search(r"phase (?:2|ii)\b|single-arm|pooled", text):
+                weight = 0.85
+            else:
+                weight = 0.7
+            self._design_weights[doc_id] = weight
+        return self._design_weights[doc_id]
+
+    def _diverse(self, fused: list[Hit]) -> list[Hit]:
+        """Fused hits filtered to per-kind quotas and a per-document cap, in fused order."""
+        taken: dict[str, int] = defaultdict(int)
+        per_document: dict[str, int] = defaultdict(int)
+        out: list[Hit] = []
+        for hit in fused:
+            kind = self.documents[hit.doc_id].kind
+            group = kind if kind in QUOTAS else "other"
+            if taken[group] >= QUOTAS.get(group, OTHER_QUOTA) or per_document[hit.doc_id] >= PER_DOCUMENT:
+                continue
+            taken[group] += 1
+            per_document[hit.doc_id] += 1
+            out.append(hit)
+        return out
+
+    @cached_property
+    def _ignored_terms(self) -> frozenset[str]:
+        return frozenset(self.index.tokenize(" ".join(self.lexicon.question_word_set)))
+
+    def _question_terms(self, query: str) -> dict[str, float]:
+        tokens = [t for t in self.index.tokenize(query) if (len(t) > 1 or t.isdigit()) and t not in self._ignored_terms]
+        return {t: self.idf(t) for t in dict.fromkeys(tokens)}
+
+    def _coverage_terms(self, text: str) -> dict[str, float]:
+        """Question terms that say what it is about: numbers and ages the corpus has never seen
+        ("52", "5f") are details of the case, not of the topic, and are left out; so are compounds
+        ("curative-intent"), whose parts are counted instead."""
+        bm25 = self.index.bm25
+        return {
+            t: w for t, w in self._question_terms(text).items()
+            if (not any(ch.isdigit() for ch in t) or t in bm25.vocabulary) and not ("-" in t or "/" in t)
+        }
+
+    def _coverage(self, terms: dict[str, float], passages: list[Passage]) -> float:
+        """IDF-weighted share of the question's terms found in the top passages (terms the corpus
+        has never seen weigh the most, so a question about another disease scores low)."""
+        if not terms:
+            return 0.0
+        seen: set[str] = set()
+        for passage in passages:
+            document = self.documents[passage.doc_id]
+            seen.update(self.index.tokenize(f"{document.title} {' '.join(passage.section)} {passage.text}"))
+        total = sum(terms.values())
+        return sum(w for t, w in terms.items() if t in seen) / total if total else 0.0
+
+    def _candidates(self, ranked: list[tuple[int, Passage]], terms: dict[str, float], understood: Understood) -> list[Candidate]:
+        total = sum(terms.values()) or 1.0
+        drug_tokens = {t for d in understood.drugs for t in self.index.tokenize(d)}
+        out: list[Candidate] = []
+        seen: set[str] = set()
+        for position, passage in ranked:
+            document = self.documents[passage.doc_id]
+            design = self.evidence_weight(document.id)
+            context = set(self.index.tokenize(f"{document.title} {' '.join(passage.section)}"))
+            for number, sentence in enumerate(split_sentences(passage.text)):
+                key = re.sub(r"\W+", " ", sentence.lower()).strip()
+                if len(sentence) < 25 or key in seen:
+                    continue
+                seen.add(key)
+                tokens = set(self.index.tokenize(sentence))
+                overlap = sum(w for t, w in terms.items() if t in tokens) / total
+                context_overlap = sum(w for t, w in terms.items() if t in context and t not in tokens) / total
+                rank_weight = 1.0 / (1.0 + position / 8.0)
+                section = assign_section(sentence, passage.section, document.kind)
+                results = 0.25 if section == "evidence" and RESULT_CUES.search(sentence) else 0.0
+                relevance = design * rank_weight * (0.35 + overlap + 0.3 * context_overlap + results)
+                if drug_tokens and not (drug_tokens & (tokens | context)):
+                    relevance *= 0.5  # the question names a drug this sentence is not about
+                out.append(Candidate(sentence, passage, document, section, relevance, position * 1000 + number))
+        return out
+
+    def _compose(self, question: str, understood: Understood, candidates: list[Candidate]) -> Answer:
+        best = sorted(candidates, key=lambda c: (-c.relevance, c.order))
+        floor = best[0].relevance * GLOBAL_FLOOR if best else 0.0
+        section_best: dict[str, float] = {}
+        for candidate in best:
+            section_best.setdefault(candidate.section, candidate.relevance)
+        chosen: dict[SectionName, list[Candidate]] = defaultdict(list)
+        used: set[str] = set()
+        retrieved_docs = {c.document.id for c in candidates}
+
+        def take(section: SectionName, candidate: Candidate) -> None:
+            chosen[section].append(candidate)
+            used.add(candidate.text)
+
+        def current(candidate: Candidate) -> bool:
+            newer = self.superseded_by.get(candidate.document.id)
+            return newer is None
+
+        # recommendation: bottom line, then the best statements of each body (newest guidance first)
+        per_body: dict[str, int] = defaultdict(int)
+        recommendation_pool = [
+            c for c in best
+            if c.document.kind in ("guideline", "label") and c.section in ("recommendation", "algorithm") and current(c)
+            and c.relevance >= floor and RECOMMEND_CUES.search(c.text)
+        ]
+        for candidate in recommendation_pool:
+            body = candidate.document.body or candidate.document.id
+            if per_body[body] < PER_BODY and len(chosen["recommendation"]) < CAPS["recommendation"]:
+                per_body[body] += 1
+                take("recommendation", candidate)
+        for section in ("caveats", "safety", "evidence", "algorithm"):
+            for candidate in best:
+                if candidate.text in used or len(chosen[section]) >= CAPS[section]:
+                    continue
+                if candidate.relevance < max(floor, SECTION_FLOOR * section_best.get(section, 0.0)):
+                    continue
+                if candidate.section == section and (section == "caveats" or current(candidate)):
+                    take(section, candidate)
+        chosen["algorithm"].sort(key=lambda c: (line_rank(c.text), -c.relevance, c.order))
+        chosen["recommendation"].sort(key=lambda c: (-(c.document.kind == "guideline"), -c.relevance, c.order))
+        chosen["caveats"].extend(self._superseded_notes(retrieved_docs, used))
+
+        references: dict[str, Reference] = {}
+
+        def cite(candidate: Candidate) -> int:
+            if candidate.passage.id not in references:
+                references[candidate.passage.id] = _reference(len(references) + 1, candidate)
+            return references[candidate.passage.id].number
+
+        sections: list[AnswerSection] = []
+        for name in SECTION_ORDER:
+            statements = [
+                Statement(
+                    text=c.text,
+                    citations=[cite(c)],
+                    kind="fact",
+                    body=c.document.body if c.document.kind in ("guideline", "label") else None,
+                    grade=grade_of(c.text) if c.document.kind == "guideline" else None,
+                )
+                for c in chosen[name]
+            ]
+            if name == "caveats":
+                statements.extend(self._gaps(understood, retrieved_docs))
+            sections.append(AnswerSection(name=name, statements=statements))
+        by_number = {r.number: r for r in references.values()}
+        sections = [
+            s.model_copy(update={"statements": [v for st in s.statements if (v := verify(st, by_number))]}) for s in sections
+        ]
+        cited = {n for s in sections for st in s.statements for n in st.citations}
+        kept = sorted((r for r in by_number.values() if r.number in cited), key=lambda r: r.number)
+        return Answer(
+            question=question,
+            abstained=False,
+            sections=sections,
+            references=kept,
+            related_questions=related_questions(question, understood, self.bodies),
+        )
+
+    def _superseded_notes(self, retrieved_docs: set[str], used: set[str]) -> list[Candidate]:
+        """For each retrieved document that a newer one replaces: the newer document's own sentence
+        that says so (a real passage, cited)."""
+        notes: list[Candidate] = []
+        for old in sorted(retrieved_docs):
+            newer = self.superseded_by.get(old)
+            if not newer:
+                continue
+            for passage in self.index.store.passages_of(newer):
+                sentence = next((s for s in split_sentences(passage.text) if re.search(r"supersed|replac|updat", s, re.I)), None)
+                if sentence and sentence not in used:
+                    used.add(sentence)
+                    document = self.documents[newer]
+                    notes.append(Candidate(sentence, passage, document, "caveats", 0.0, 10**9))
+                    break
+        return notes
+
+    def _gaps(self, understood: Understood, retrieved_docs: set[str]) -> list[Statement]:
+        """'No ESMO recommendation on … was found in the indexed corpus' for each body the question
+        names, or each major body of the field, that no retrieved passage comes from."""
+        retrieved_bodies = {self.documents[d].body for d in retrieved_docs}
+        topic = " and ".join(understood.drugs) if understood.drugs else "this question"
+        wanted = list(dict.fromkeys([*understood.bodies, *self.lexicon.major_bodies]))
+        gaps: list[Statement] = []
+        for body in wanted:
+            if body in retrieved_bodies:
+                continue
+            what = "guidance" if body in self.bodies else "document"
+            gaps.append(Statement(text=f"No {body} {'recommendation' if what == 'guidance' else what} on {topic} was found in the indexed corpus.", kind="gap", body=body))
+        return gaps
+
+    def _abstain(self, question: str, reason: str) -> Answer:
+        return Answer(
+            question=question,
+            abstained=True,
+            abstain_reason=f"{reason} It covers {self.lexicon.scope}.",
+            sections=[AnswerSection(name=name) for name in SECTION_ORDER],
+            references=[],
+            related_questions=related_questions(question, understand(question, self.lexicon), self.bodies)[:3],
+        )
+
+
+def _reference(number: int, candidate: Candidate) -> Reference:
+    document = candidate.document
+    return Reference(
+        number=number,
+        passage_id=candidate.passage.id,
+        doc_id=document.id,
+        title=document.title,
+        source=document.source_line(),
+        year=document.year,
+        identifiers=document.identifiers,
+        quote=candidate.passage.text,
+    )
+
+
+_RELATED_GENERAL = [
+    "What are the first-line systemic options for recurrent or metastatic cervical cancer?",
+    "What second-line options exist after platinum-based chemotherapy for recurrent cervical cancer?",
+    "Which biomarkers (PD-L1 CPS, MSI-H/dMMR, HER2, NTRK, RET) guide therapy in recurrent cervical cancer?",
+    "How are immune-related adverse events of checkpoint inhibitors graded and managed?",
+    "What do guidelines say about tisotumab vedotin after progression on chemotherapy?",
+]
+
+
+def related_questions(question: str, understood: Understood, bodies: set[str]) -> list[str]:
+    """3-5 follow-up questions built from what the question names (templates, deterministic)."""
+    out: list[str] = []
+    for drug in understood.drugs[:2]:
+        out.append(f"What are the key adverse events of {drug} and how are they managed?")
+        out.append(f"What is the approved dose and schedule of {drug}, and where is it approved for cervical cancer?")
+        out.append(f"Which trials support {drug} in recurrent or metastatic cervical cancer?")
+    lowered = question.lower()
+    for general in _RELATED_GENERAL:
+        head = general.lower().split()[3:6]
+        if not all(word in lowered for word in head):
+            out.append(general)
+    return list(dict.fromkeys(out))[:5]
+
+
+def ask(question: str, *, index_root: Path) -> Answer:
+    return Asker(index_root).ask(question)
