@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -35,13 +35,15 @@ RETRIEVE_DEPTH = 100  # fused candidates per retriever
 # passages considered for an answer, by document kind, in fused order (so trials are never crowded out)
 QUOTAS: dict[str, int] = {"guideline": 12, "trial": 12, "label": 6}
 OTHER_QUOTA = 4  # review, abstract, other
-PER_DOCUMENT = 4  # passages of one document at most
+PER_DOCUMENT = 6  # passages of one document at most
+NAMED_BODY_PASSAGES = 4  # best passages of each guideline body the question names, read first
 EXPAND_TRIALS = 3  # best trial documents whose results passages join the candidates
-EXPAND_PASSAGES = 3  # results passages added per such trial
-CAPS: dict[SectionName, int] = {"recommendation": 7, "evidence": 8, "algorithm": 6, "safety": 6, "caveats": 5}
+EXPAND_PASSAGES = 3  # results passages added per such trial (all of them for the best one)
+CAPS: dict[SectionName, int] = {"recommendation": 7, "evidence": 10, "algorithm": 6, "safety": 7, "caveats": 5}
 PER_BODY = 2  # recommendation statements per guideline body
 GLOBAL_FLOOR = 0.2  # a statement scores at least this share of the best sentence's relevance
 SECTION_FLOOR = 0.5  # ... and this share of the best sentence of its own section
+SAME_PASSAGE = 0.8  # discount per sentence already taken from the same passage
 
 
 class AbstainSettings(BaseModel):
@@ -61,6 +63,7 @@ class Candidate:
     section: SectionName
     relevance: float
     order: int  # position of the passage in the fused ranking, then of the sentence in it
+    matched: dict[str, float] = field(default_factory=dict)  # question terms the sentence contains, with weights
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class Asker:
         self.bm25 = BM25Retriever(self.index)
         self.dense = DenseRetriever(self.index) if self.index.manifest.model else None
         self._design_weights: dict[str, float] = {}
+        self._body_rows: dict[str, object] = {}
 
     # -- corpus facts -------------------------------------------------------------------------
     @cached_property
@@ -110,6 +114,11 @@ class Asker:
             for old in document.supersedes:
                 newer[old] = document.id
         return newer
+
+    @cached_property
+    def _drug_tokens(self) -> set[str]:
+        """Tokens of every generic drug name in the lexicon (to tell which drug a sentence is about)."""
+        return {t for generic in self.lexicon.drugs for t in self.index.tokenize(generic) if len(t) > 3}
 
     @cached_property
     def bodies(self) -> set[str]:
@@ -151,25 +160,27 @@ class Asker:
         reason = self.uncovered_reason(assessment)
         if reason:
             return self._abstain(assessment.question, reason)
-        ranked = self._expand(self.index.store.by_ids([h.passage_id for h in self._diverse(assessment.fused)]))
-        candidates = self._candidates(ranked, self._question_terms(assessment.query), assessment.understood)
+        ranked = self._expand(self._diverse(self._with_named_bodies(assessment)))
+        terms = self._scoring_terms(assessment.understood.normalized_question(assessment.question))
+        candidates = self._candidates(ranked, terms, assessment.understood)
         return self._compose(assessment.question, assessment.understood, candidates)
 
-    def _expand(self, passages: list[Passage]) -> list[tuple[int, Passage]]:
+    def _expand(self, positioned: list[tuple[int, Hit]]) -> list[tuple[int, Passage]]:
         """(position, passage) pairs: the retrieved passages, plus — for the best trial documents —
         their results passages, placed at the rank of the document's first hit (a relevant trial's
         primary results are relevant even when the question does not use their words)."""
-        ranked = list(enumerate(passages))
+        passages = self.index.store.by_ids([h.passage_id for _, h in positioned])
+        ranked = [(position, passage) for (position, _), passage in zip(positioned, passages, strict=True)]
         present = {p.id for p in passages}
         trials: list[tuple[int, str]] = []
         for position, passage in ranked:
             kind = self.documents[passage.doc_id].kind
             if kind in ("trial", "abstract") and passage.doc_id not in {d for _, d in trials}:
                 trials.append((position, passage.doc_id))
-        for position, doc_id in trials[:EXPAND_TRIALS]:
+        for number, (position, doc_id) in enumerate(trials[:EXPAND_TRIALS]):
             added = 0
             for passage in self.index.store.passages_of(doc_id):
-                if added >= EXPAND_PASSAGES or passage.id in present:
+                if (number > 0 and added >= EXPAND_PASSAGES) or passage.id in present:
                     continue
                 if heading_section(passage.section) == "evidence" and RESULT_CUES.search(passage.text):
                     ranked.append((position, passage))
@@ -195,19 +206,48 @@ class Asker:
             self._design_weights[doc_id] = weight
         return self._design_weights[doc_id]
 
-    def _diverse(self, fused: list[Hit]) -> list[Hit]:
-        """Fused hits filtered to per-kind quotas and a per-document cap, in fused order."""
+    def _with_named_bodies(self, assessment: Assessment) -> list[Hit]:
+        """The fused hits, led by the best passages of each guideline body the question names ("what
+        does ESGO say"): those documents must be read even when other passages outrank them."""
+        if not assessment.understood.bodies:
+            return assessment.fused
+        import numpy as np
+
+        scores = self.index.bm25.scores(self.index.tokenize(assessment.query))
+        lead: list[Hit] = []
+        for body in assessment.understood.bodies:
+            rows = self._rows_of_body(body)
+            if not len(rows):
+                continue
+            best = rows[np.argsort(-scores[rows], kind="stable")[:NAMED_BODY_PASSAGES]]
+            for passage in self.index.store.by_rows([int(r) for r in best if scores[r] > 0]):
+                lead.append(Hit(passage_id=passage.id, doc_id=passage.doc_id, score=0.0, rank=len(lead) + 1))
+        seen = {h.passage_id for h in lead}
+        return lead + [h for h in assessment.fused if h.passage_id not in seen]
+
+    def _rows_of_body(self, body: str):  # -> np.ndarray
+        import numpy as np
+
+        if body not in self._body_rows:
+            doc_ids = [d.id for d in self.documents.values() if d.body == body and d.id not in self.superseded_by]
+            self._body_rows[body] = np.asarray(self.index.store.rows_of_documents(doc_ids), dtype=np.int64)
+        return self._body_rows[body]
+
+    def _diverse(self, fused: list[Hit]) -> list[tuple[int, Hit]]:
+        """Fused hits filtered to per-kind quotas and a per-document cap, in fused order, each with
+        its rank among hits of its own kind (sections draw mostly on one kind: guidelines feed the
+        recommendation, trials the evidence, so a trial's rank is judged against other trials)."""
         taken: dict[str, int] = defaultdict(int)
         per_document: dict[str, int] = defaultdict(int)
-        out: list[Hit] = []
+        out: list[tuple[int, Hit]] = []
         for hit in fused:
             kind = self.documents[hit.doc_id].kind
             group = kind if kind in QUOTAS else "other"
             if taken[group] >= QUOTAS.get(group, OTHER_QUOTA) or per_document[hit.doc_id] >= PER_DOCUMENT:
                 continue
+            out.append((taken[group], hit))
             taken[group] += 1
             per_document[hit.doc_id] += 1
-            out.append(hit)
         return out
 
     @cached_property
@@ -217,6 +257,11 @@ class Asker:
     def _question_terms(self, query: str) -> dict[str, float]:
         tokens = [t for t in self.index.tokenize(query) if (len(t) > 1 or t.isdigit()) and t not in self._ignored_terms]
         return {t: self.idf(t) for t in dict.fromkeys(tokens)}
+
+    def _scoring_terms(self, text: str) -> dict[str, float]:
+        """Terms a sentence is scored against: the question in the corpus's words (brands, abbreviations
+        and misspellings already rewritten), compounds counted through their parts."""
+        return {t: w for t, w in self._question_terms(text).items() if not ("-" in t or "/" in t)}
 
     def _coverage_terms(self, text: str) -> dict[str, float]:
         """Question terms that say what it is about: numbers and ages the corpus has never seen
@@ -242,7 +287,12 @@ class Asker:
 
     def _candidates(self, ranked: list[tuple[int, Passage]], terms: dict[str, float], understood: Understood) -> list[Candidate]:
         total = sum(terms.values()) or 1.0
-        drug_tokens = {t for d in understood.drugs for t in self.index.tokenize(d)}
+        drug_tokens = {t for d in understood.drugs for t in self.index.tokenize(d) if len(t) > 3}
+        class_tokens = {
+            t for name, members in self.lexicon.classes.items() if set(members) & set(understood.drugs)
+            for t in self.index.tokenize(name) if len(t) > 3
+        }
+        other_drug_tokens = self._drug_tokens - drug_tokens
         out: list[Candidate] = []
         seen: set[str] = set()
         for position, passage in ranked:
@@ -257,13 +307,22 @@ class Asker:
                 tokens = set(self.index.tokenize(sentence))
                 overlap = sum(w for t, w in terms.items() if t in tokens) / total
                 context_overlap = sum(w for t, w in terms.items() if t in context and t not in tokens) / total
-                rank_weight = 1.0 / (1.0 + position / 8.0)
+                rank_weight = 1.0 / (1.0 + position / 6.0)
                 section = assign_section(sentence, passage.section, document.kind)
                 results = 0.25 if section == "evidence" and RESULT_CUES.search(sentence) else 0.0
                 relevance = design * rank_weight * (0.35 + overlap + 0.3 * context_overlap + results)
-                if drug_tokens and not (drug_tokens & (tokens | context)):
-                    relevance *= 0.5  # the question names a drug this sentence is not about
-                out.append(Candidate(sentence, passage, document, section, relevance, position * 1000 + number))
+                about = tokens | context
+                if drug_tokens and not (drug_tokens & about):
+                    if other_drug_tokens & tokens:
+                        relevance *= 0.5  # about another drug than the one the question names
+                    elif not (class_tokens & about):
+                        relevance *= 0.6  # about neither the drug nor its class
+                if section == "evidence" and heading_section(passage.section[-1:]) == "evidence" and re.search(
+                    r"design|population|baseline", " ".join(passage.section), re.IGNORECASE
+                ):
+                    relevance *= 0.8  # who was enrolled matters less than what happened to them
+                matched = {t: w for t, w in terms.items() if t in tokens}
+                out.append(Candidate(sentence, passage, document, section, relevance, position * 1000 + number, matched))
         return out
 
     def _compose(self, question: str, understood: Understood, candidates: list[Candidate]) -> Answer:
@@ -297,13 +356,14 @@ class Asker:
                 per_body[body] += 1
                 take("recommendation", candidate)
         for section in ("caveats", "safety", "evidence", "algorithm"):
-            for candidate in best:
-                if candidate.text in used or len(chosen[section]) >= CAPS[section]:
-                    continue
-                if candidate.relevance < max(floor, SECTION_FLOOR * section_best.get(section, 0.0)):
-                    continue
-                if candidate.section == section and (section == "caveats" or current(candidate)):
-                    take(section, candidate)
+            threshold = max(floor, SECTION_FLOOR * section_best.get(section, 0.0))
+            pool = [
+                c for c in best
+                if c.section == section and c.text not in used and c.relevance >= threshold
+                and (section == "caveats" or current(c))
+            ]
+            for candidate in _diverse_pick(pool, CAPS[section] - len(chosen[section])):
+                take(section, candidate)
         chosen["algorithm"].sort(key=lambda c: (line_rank(c.text), -c.relevance, c.order))
         chosen["recommendation"].sort(key=lambda c: (-(c.document.kind == "guideline"), -c.relevance, c.order))
         chosen["caveats"].extend(self._superseded_notes(retrieved_docs, used))
@@ -384,6 +444,24 @@ class Asker:
             references=[],
             related_questions=related_questions(question, understand(question, self.lexicon), self.bodies)[:3],
         )
+
+
+def _diverse_pick(pool: list[Candidate], n: int) -> list[Candidate]:
+    """Greedy pick of n candidates by relevance, discounting further sentences of an already used
+    passage, so one passage does not fill a section alone."""
+    picked: list[Candidate] = []
+    from_passage: dict[str, int] = defaultdict(int)
+    remaining = list(pool)
+
+    def gain(candidate: Candidate) -> tuple[float, int]:
+        return candidate.relevance * SAME_PASSAGE ** from_passage[candidate.passage.id], -candidate.order
+
+    while remaining and len(picked) < n:
+        top = max(remaining, key=gain)
+        picked.append(top)
+        from_passage[top.passage.id] += 1
+        remaining.remove(top)
+    return picked
 
 
 def _reference(number: int, candidate: Candidate) -> Reference:

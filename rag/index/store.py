@@ -82,6 +82,12 @@ class PassageStore:
         marks = ",".join("?" * len(ids))
         return dict((r[1], r[0]) for r in self._query(f"SELECT row, id FROM passages WHERE id IN ({marks})", list(ids)))
 
+    def rows_of_documents(self, doc_ids: Sequence[str]) -> list[int]:
+        if not doc_ids:
+            return []
+        marks = ",".join("?" * len(doc_ids))
+        return [r[0] for r in self._query(f"SELECT row FROM passages WHERE doc_id IN ({marks}) ORDER BY row", list(doc_ids))]
+
     def passages_of(self, doc_id: str) -> list[Passage]:
         return [self._passage(r) for r in self._query("SELECT * FROM passages WHERE doc_id = ? ORDER BY ordinal", (doc_id,))]
 
