@@ -26,13 +26,24 @@ CAVEAT_CUES = re.compile(
     r"underpowered|not (?:a|the) recurrent|should be interpreted|caution|uncertain|no .{0,40} was found|withdr[ae]w",
     re.IGNORECASE,
 )
-SAFETY_CUES = re.compile(
+ADVERSE_CUES = re.compile(
     r"adverse|toxicit|grade\s*(?:≥|>=)?\s*[2-5]|discontinu|warning|infusion|immune-(?:related|mediated)|irae|"
     r"corticosteroid|steroid|prednison|methylprednisolone|hepatitis|pneumonitis|colitis|myocarditis|neuropath|"
-    r"ocular|keratitis|conjunctiv|bleeding|hemorrhage|fistula|perforation|hypertension|thrombo|mg/kg|\bmg\b|"
-    r"every \d weeks|\bq[1-6]w\b|dose",
+    r"ocular|keratitis|conjunctiv|bleeding|hemorrhage|fistula|perforation|hypertension|thrombo",
     re.IGNORECASE,
 )
+DOSE_CUES = re.compile(r"mg/kg|\bmg\b|every \d weeks|\bq[1-6]w\b|\bdose|dosing", re.IGNORECASE)
+
+
+class _Either:
+    """A sentence mentions adverse events or dosing (what the safety section reports)."""
+
+    @staticmethod
+    def search(text: str) -> bool:
+        return bool(ADVERSE_CUES.search(text) or DOSE_CUES.search(text))
+
+
+SAFETY_CUES = _Either()
 RESULT_CUES = re.compile(
     r"\bmedian\b|\bHR\b|hazard ratio|95%\s*CI|confidence interval|\bORR\b|response rate|\bp\s*[<=>≤]|"
     r"\d+(?:\.\d+)?\s*(?:%|months)|\bn\s*=",
@@ -91,8 +102,8 @@ def assign_section(sentence: str, section_path: tuple[str, ...], kind: str) -> S
         if by_heading == "evidence" or RESULT_CUES.search(sentence) and not SAFETY_CUES.search(sentence):
             return "evidence"
         return "safety"
-    if by_heading in ("evidence", "recommendation", "algorithm"):
-        return "evidence" if not (SAFETY_CUES.search(sentence) and not RESULT_CUES.search(sentence)) else "safety"
+    if by_heading in ("evidence", "recommendation", "algorithm"):  # trial design and results: dosing stays here
+        return "safety" if ADVERSE_CUES.search(sentence) and not RESULT_CUES.search(sentence) else "evidence"
     if SAFETY_CUES.search(sentence) and not RESULT_CUES.search(sentence):
         return "safety"
     return "evidence"

@@ -37,22 +37,30 @@ QUOTAS: dict[str, int] = {"guideline": 12, "trial": 12, "label": 6}
 OTHER_QUOTA = 4  # review, abstract, other
 PER_DOCUMENT = 6  # passages of one document at most
 NAMED_BODY_PASSAGES = 4  # best passages of each guideline body the question names, read first
+MAJOR_BODY_PASSAGES = 3  # ... and of each major body of the field (lexicon major_bodies)
 EXPAND_TRIALS = 3  # best trial documents whose results passages join the candidates
 EXPAND_PASSAGES = 3  # results passages added per such trial (all of them for the best one)
-CAPS: dict[SectionName, int] = {"recommendation": 7, "evidence": 10, "algorithm": 6, "safety": 7, "caveats": 5}
+CAPS: dict[SectionName, int] = {"recommendation": 8, "evidence": 10, "algorithm": 6, "safety": 7, "caveats": 5}
 PER_BODY = 2  # recommendation statements per guideline body
+GUIDELINE_STATEMENTS = 5  # recommendation statements from guidelines at most ...
+LABEL_STATEMENTS = 3  # ... and from regulators' labels and approvals
 GLOBAL_FLOOR = 0.2  # a statement scores at least this share of the best sentence's relevance
+RECOMMENDATION_FLOOR = 0.4  # ... and a recommendation at least this share
 SECTION_FLOOR = 0.5  # ... and this share of the best sentence of its own section
 SAME_PASSAGE = 0.8  # discount per sentence already taken from the same passage
+RANK_FLOOR = 0.4  # the retrieval rank of a sentence's passage scales its relevance between this and 1
 
 
 class AbstainSettings(BaseModel):
-    """Coverage thresholds, calibrated on the gold dev split (see eval/calibration.json)."""
+    """Coverage thresholds, calibrated on the gold dev split (`python benchmarks/calibrate_abstention.py`):
+    abstain when the best passage is far (dense < min_dense), or when the question's terms are poorly
+    covered (coverage < min_coverage) and no passage is semantically close (dense < confident_dense)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     min_dense: float = 0.30
     min_coverage: float = 0.45
+    confident_dense: float = 0.60
 
 
 @dataclass(frozen=True)
@@ -148,7 +156,9 @@ class Asker:
         other = self.lexicon.outside_scope(assessment.question)
         if other:
             return f"The question is about {other}, which the indexed corpus does not cover."
-        if not assessment.fused or assessment.coverage < self.abstain.min_coverage or assessment.top_dense < self.abstain.min_dense:
+        settings = self.abstain
+        poorly_covered = assessment.coverage < settings.min_coverage and assessment.top_dense < settings.confident_dense
+        if not assessment.fused or poorly_covered or assessment.top_dense < settings.min_dense:
             return (
                 f"The indexed corpus does not cover this question (term coverage {assessment.coverage:.2f}, "
                 f"best passage similarity {assessment.top_dense:.2f})."
@@ -208,18 +218,22 @@ class Asker:
 
     def _with_named_bodies(self, assessment: Assessment) -> list[Hit]:
         """The fused hits, led by the best passages of each guideline body the question names ("what
-        does ESGO say"): those documents must be read even when other passages outrank them."""
-        if not assessment.understood.bodies:
-            return assessment.fused
+        does ESGO say") and of the field's major bodies: those documents must be read even when other
+        passages outrank them (whether they are relevant enough to quote is decided per sentence)."""
         import numpy as np
 
-        scores = self.index.bm25.scores(self.index.tokenize(assessment.query))
+        named = list(assessment.understood.bodies)
+        wanted = [(b, NAMED_BODY_PASSAGES) for b in named] + [
+            (b, MAJOR_BODY_PASSAGES) for b in self.lexicon.major_bodies if b not in named
+        ]
+        focus = self._scoring_terms(assessment.understood.normalized_question(assessment.question))
+        scores = self.index.bm25.scores(list(focus))  # the question's own terms, not the body names
         lead: list[Hit] = []
-        for body in assessment.understood.bodies:
+        for body, count in wanted:
             rows = self._rows_of_body(body)
             if not len(rows):
                 continue
-            best = rows[np.argsort(-scores[rows], kind="stable")[:NAMED_BODY_PASSAGES]]
+            best = rows[np.argsort(-scores[rows], kind="stable")[:count]]
             for passage in self.index.store.by_rows([int(r) for r in best if scores[r] > 0]):
                 lead.append(Hit(passage_id=passage.id, doc_id=passage.doc_id, score=0.0, rank=len(lead) + 1))
         seen = {h.passage_id for h in lead}
@@ -309,8 +323,11 @@ class Asker:
                 context_overlap = sum(w for t, w in terms.items() if t in context and t not in tokens) / total
                 rank_weight = 1.0 / (1.0 + position / 6.0)
                 section = assign_section(sentence, passage.section, document.kind)
-                results = 0.25 if section == "evidence" and RESULT_CUES.search(sentence) else 0.0
-                relevance = design * rank_weight * (0.35 + overlap + 0.3 * context_overlap + results)
+                results = 0.0
+                if section == "evidence" and RESULT_CUES.search(sentence):
+                    # effect estimates first, and overall survival, the endpoint that decides practice, before others
+                    results = 0.25 + (0.1 if OVERALL_SURVIVAL.search(sentence) else 0.0)
+                relevance = design * (RANK_FLOOR + (1 - RANK_FLOOR) * rank_weight) * (0.25 + overlap + 0.3 * context_overlap + results)
                 about = tokens | context
                 if drug_tokens and not (drug_tokens & about):
                     if other_drug_tokens & tokens:
@@ -343,18 +360,22 @@ class Asker:
             newer = self.superseded_by.get(candidate.document.id)
             return newer is None
 
-        # recommendation: bottom line, then the best statements of each body (newest guidance first)
+        # recommendation: guideline bodies first (newest guidance only), then regulators; within each,
+        # positive statements ("recommends", "approved") before negative ones ("no recommendation on")
         per_body: dict[str, int] = defaultdict(int)
-        recommendation_pool = [
-            c for c in best
-            if c.document.kind in ("guideline", "label") and c.section in ("recommendation", "algorithm") and current(c)
-            and c.relevance >= floor and RECOMMEND_CUES.search(c.text)
-        ]
-        for candidate in recommendation_pool:
-            body = candidate.document.body or candidate.document.id
-            if per_body[body] < PER_BODY and len(chosen["recommendation"]) < CAPS["recommendation"]:
-                per_body[body] += 1
-                take("recommendation", candidate)
+        for kinds, cap in ((("guideline",), GUIDELINE_STATEMENTS), (("label",), LABEL_STATEMENTS)):
+            pool = [
+                c for c in best
+                if c.document.kind in kinds and c.section in ("recommendation", "algorithm") and current(c)
+                and c.relevance >= RECOMMENDATION_FLOOR * best[0].relevance and RECOMMEND_CUES.search(c.text)
+            ]
+            taken = 0
+            for candidate in sorted(pool, key=lambda c: (bool(NEGATIVE.search(c.text)), -c.relevance, c.order)):
+                body = candidate.document.body or candidate.document.id
+                if per_body[body] < PER_BODY and taken < cap:
+                    per_body[body] += 1
+                    taken += 1
+                    take("recommendation", candidate)
         for section in ("caveats", "safety", "evidence", "algorithm"):
             threshold = max(floor, SECTION_FLOOR * section_best.get(section, 0.0))
             pool = [
@@ -365,7 +386,6 @@ class Asker:
             for candidate in _diverse_pick(pool, CAPS[section] - len(chosen[section])):
                 take(section, candidate)
         chosen["algorithm"].sort(key=lambda c: (line_rank(c.text), -c.relevance, c.order))
-        chosen["recommendation"].sort(key=lambda c: (-(c.document.kind == "guideline"), -c.relevance, c.order))
         chosen["caveats"].extend(self._superseded_notes(retrieved_docs, used))
 
         references: dict[str, Reference] = {}
@@ -444,6 +464,14 @@ class Asker:
             references=[],
             related_questions=related_questions(question, understand(question, self.lexicon), self.bodies)[:3],
         )
+
+
+NEGATIVE = re.compile(  # a statement that a source says nothing on the matter
+    r"\b(?:contains|gives|makes|has|offers|includes) no\b|\bno (?:\w+[ -]){0,3}(?:recommendation|guidance|statement|rating)s?\b|"
+    r"could not|predates?|\bnot (?:be )?(?:confirmed|located|available|verified|mentioned|named)",
+    re.IGNORECASE,
+)
+OVERALL_SURVIVAL = re.compile(r"overall survival|\bOS\b", re.IGNORECASE)
 
 
 def _diverse_pick(pool: list[Candidate], n: int) -> list[Candidate]:

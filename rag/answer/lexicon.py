@@ -115,11 +115,12 @@ def understand(question: str, lexicon: Lexicon | None = None) -> Understood:
                     drugs.append(aliases[part])
                 if part in aliases or part in lexicon.abbreviations:
                     consumed.append(part)
-    bodies = [
-        body
-        for body, names in lexicon.bodies.items()
-        if any(re.search(rf"(?<![a-z0-9]){re.escape(n)}(?![a-z0-9])", text) for n in names)
-    ]
+    bodies: list[str] = []
+    for body, names in lexicon.bodies.items():
+        named = [n for n in names if re.search(rf"(?<![a-z0-9]){re.escape(n)}(?![a-z0-9])", text)]
+        if named:
+            bodies.append(body)
+            consumed.extend(named)  # "ESMO (European Society for Medical Oncology)" says who, not what
     expansions = list(dict.fromkeys(lexicon.abbreviations[w] for w in words if w in lexicon.abbreviations))
     for word in words:
         if "/" in word and word not in lexicon.abbreviations:
