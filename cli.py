@@ -16,6 +16,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from rag.cli_eval import eval_app
 from rag.errors import RagError
 from rag.paths import default_corpus, default_index
 
@@ -25,6 +26,7 @@ index_app = typer.Typer(help="Build and inspect indexes.", no_args_is_help=True)
 corpus_app = typer.Typer(help="Check and list corpus documents.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 app.add_typer(corpus_app, name="corpus")
+app.add_typer(eval_app, name="eval")
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -89,9 +91,12 @@ def index_build(
         f"indexed {counts.documents} documents, {counts.passages} passages "
         f"({report.embedded} embedded, {report.reused} from cache) into {report.path}"
     )
+    if report.deleted:
+        typer.echo(f"{report.deleted} document(s) left out: deleted by a later update file (PubMed DeleteCitation)")
     if report.problems:
-        typer.echo(f"{len(report.problems)} source file(s) could not be read", err=True)
+        typer.echo(f"{len(report.problems)} source file(s) could not be read (of {report.files}); the rest were indexed", err=True)
         if strict:
+            typer.echo("--strict: exiting with status 1", err=True)
             raise typer.Exit(1)
 
 
@@ -144,6 +149,31 @@ def search_command(
     from rag.render import print_search
 
     print_search(result)
+
+
+@app.command("ask")
+@guarded
+def ask_command(
+    question: Annotated[str, typer.Argument(help="A clinical question in free text.")],
+    index: IndexOpt = None,  # type: ignore[assignment]
+    output: Annotated[str, typer.Option("--format", help="text, markdown or json.")] = "text",
+) -> None:
+    """Answer a clinical question from the indexed corpus: recommendation, evidence, algorithm,
+    safety, caveats, every statement cited; or say plainly that the corpus does not cover it."""
+    from rag.answer.compose import ask
+
+    check_format(output, ("text", "markdown", "json"))
+    answer = ask(question, index_root=index or default_index())
+    if output == "json":
+        typer.echo(answer.model_dump_json(indent=2))
+    elif output == "markdown":
+        from rag.answer.render import to_markdown
+
+        typer.echo(to_markdown(answer))
+    else:
+        from rag.answer.render import print_answer
+
+        print_answer(answer)
 
 
 @corpus_app.command("validate")

@@ -59,6 +59,11 @@ RECOMMEND_CUES = re.compile(
     r"\bLE\b|standard|useful in certain",
     re.IGNORECASE,
 )
+NEGATIVE = re.compile(  # a statement that a source says nothing on the matter
+    r"\b(?:contains|gives|makes|has|offers|includes) no\b|\bno (?:\w+[ -]){0,3}(?:recommendation|guidance|statement|rating)s?\b|"
+    r"could not|predates?|\bnot (?:be )?(?:confirmed|located|available|verified|mentioned|named)",
+    re.IGNORECASE,
+)
 _GRADE = re.compile(
     r"(category\s+(?:1|2A|2B|3)(?:,\s*preferred)?|\bpreferred\b|other recommended|useful in certain circumstances|"
     r"\[\s*[IV]{1,3}\s*,\s*[A-E]\s*\]|level of evidence\s*[:=]?\s*[1-5IV]+[a-c]?|\bLE\s*[:=]?\s*[1-5]\b|"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from rag.answer.classify import RECOMMEND_CUES, RESULT_CUES, assign_section, grade_of, heading_section, line_rank
+from rag.answer.classify import NEGATIVE, RECOMMEND_CUES, RESULT_CUES, assign_section, grade_of, heading_section, line_rank
 from rag.answer.lexicon import Lexicon, Understood, load_lexicon, understand
 from rag.answer.models import SECTION_ORDER, Answer, AnswerSection, Reference, SectionName, Statement
 from rag.answer.support import verify
@@ -466,11 +466,6 @@ class Asker:
         )
 
 
-NEGATIVE = re.compile(  # a statement that a source says nothing on the matter
-    r"\b(?:contains|gives|makes|has|offers|includes) no\b|\bno (?:\w+[ -]){0,3}(?:recommendation|guidance|statement|rating)s?\b|"
-    r"could not|predates?|\bnot (?:be )?(?:confirmed|located|available|verified|mentioned|named)",
-    re.IGNORECASE,
-)
 OVERALL_SURVIVAL = re.compile(r"overall survival|\bOS\b", re.IGNORECASE)
 
 

@@ -102,6 +102,12 @@ def understand(question: str, lexicon: Lexicon | None = None) -> Understood:
                 drugs.append(aliases[word])
         elif word in lexicon.abbreviations:
             consumed.append(word)
+        elif "/" in word:  # "carboplatin/paclitaxel/bev": understand each part
+            for part in word.split("/"):
+                if part in aliases and aliases[part] not in drugs:
+                    drugs.append(aliases[part])
+                if part in aliases or part in lexicon.abbreviations:
+                    consumed.append(part)
         elif len(word) >= 7:
             close = difflib.get_close_matches(word, long_aliases, n=1, cutoff=0.84)
             if close:
@@ -109,12 +115,6 @@ def understand(question: str, lexicon: Lexicon | None = None) -> Understood:
                 if aliases[close[0]] not in drugs:
                     drugs.append(aliases[close[0]])
                 corrections.append((word, aliases[close[0]]))
-        elif "/" in word:  # "carboplatin/paclitaxel/bev": understand each part
-            for part in word.split("/"):
-                if part in aliases and aliases[part] not in drugs:
-                    drugs.append(aliases[part])
-                if part in aliases or part in lexicon.abbreviations:
-                    consumed.append(part)
     bodies: list[str] = []
     for body, names in lexicon.bodies.items():
         named = [n for n in names if re.search(rf"(?<![a-z0-9]){re.escape(n)}(?![a-z0-9])", text)]
