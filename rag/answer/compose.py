@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -38,6 +38,7 @@ OTHER_QUOTA = 4  # review, abstract, other
 PER_DOCUMENT = 6  # passages of one document at most
 NAMED_BODY_PASSAGES = 4  # best passages of each guideline body the question names, read first
 MAJOR_BODY_PASSAGES = 3  # ... and of each major body of the field (lexicon major_bodies)
+ANALYSIS_CACHE = 50_000  # passages whose sentence analysis an Asker keeps
 EXPAND_TRIALS = 3  # best trial documents whose results passages join the candidates
 EXPAND_PASSAGES = 3  # results passages added per such trial (all of them for the best one)
 CAPS: dict[SectionName, int] = {"recommendation": 8, "evidence": 10, "algorithm": 6, "safety": 7, "caveats": 5}
@@ -71,7 +72,23 @@ class Candidate:
     section: SectionName
     relevance: float
     order: int  # position of the passage in the fused ranking, then of the sentence in it
-    matched: dict[str, float] = field(default_factory=dict)  # question terms the sentence contains, with weights
+
+
+@dataclass(frozen=True)
+class SentenceInfo:
+    text: str
+    key: str  # the text without case and punctuation, to drop repeats across passages
+    number: int
+    tokens: frozenset[str]
+    section: SectionName
+    bonus: float  # for reporting an effect estimate
+    factor: float  # for where in the document it stands
+
+
+@dataclass(frozen=True)
+class PassageAnalysis:
+    context: frozenset[str]  # tokens of the document title and section headings
+    sentences: tuple[SentenceInfo, ...]
 
 
 @dataclass(frozen=True)
@@ -109,6 +126,7 @@ class Asker:
         self.dense = DenseRetriever(self.index) if self.index.manifest.model else None
         self._design_weights: dict[str, float] = {}
         self._body_rows: dict[str, object] = {}
+        self._analysis: dict[str, PassageAnalysis] = {}
 
     # -- corpus facts -------------------------------------------------------------------------
     @cached_property
@@ -294,10 +312,41 @@ class Asker:
             return 0.0
         seen: set[str] = set()
         for passage in passages:
-            document = self.documents[passage.doc_id]
-            seen.update(self.index.tokenize(f"{document.title} {' '.join(passage.section)} {passage.text}"))
+            analysis = self._sentences(passage)
+            seen.update(analysis.context)
+            for info in analysis.sentences:
+                seen.update(info.tokens)
         total = sum(terms.values())
         return sum(w for t, w in terms.items() if t in seen) / total if total else 0.0
+
+    def _sentences(self, passage: Passage) -> PassageAnalysis:
+        """Sentences of a passage with their tokens, answer section and fixed weights (cached: the
+        corpus does not change under an Asker, so repeated questions reuse the work)."""
+        cached = self._analysis.get(passage.id)
+        if cached is not None:
+            return cached
+        document = self.documents[passage.doc_id]
+        context = frozenset(self.index.tokenize(f"{document.title} {' '.join(passage.section)}"))
+        enrolment = heading_section(passage.section[-1:]) == "evidence" and bool(
+            re.search(r"design|population|baseline", " ".join(passage.section), re.IGNORECASE)
+        )
+        sentences: list[SentenceInfo] = []
+        for number, sentence in enumerate(split_sentences(passage.text)):
+            if len(sentence) < 25:
+                continue
+            section = assign_section(sentence, passage.section, document.kind)
+            bonus = 0.0
+            if section == "evidence" and RESULT_CUES.search(sentence):
+                # effect estimates first, and overall survival, the endpoint that decides practice, before others
+                bonus = 0.25 + (0.1 if OVERALL_SURVIVAL.search(sentence) else 0.0)
+            factor = 0.8 if section == "evidence" and enrolment else 1.0  # who was enrolled < what happened to them
+            key = re.sub(r"\W+", " ", sentence.lower()).strip()
+            sentences.append(SentenceInfo(sentence, key, number, frozenset(self.index.tokenize(sentence)), section, bonus, factor))
+        analysis = PassageAnalysis(context=context, sentences=tuple(sentences))
+        if len(self._analysis) >= ANALYSIS_CACHE:
+            self._analysis.pop(next(iter(self._analysis)))
+        self._analysis[passage.id] = analysis
+        return analysis
 
     def _candidates(self, ranked: list[tuple[int, Passage]], terms: dict[str, float], understood: Understood) -> list[Candidate]:
         total = sum(terms.values()) or 1.0
@@ -312,34 +361,23 @@ class Asker:
         for position, passage in ranked:
             document = self.documents[passage.doc_id]
             design = self.evidence_weight(document.id)
-            context = set(self.index.tokenize(f"{document.title} {' '.join(passage.section)}"))
-            for number, sentence in enumerate(split_sentences(passage.text)):
-                key = re.sub(r"\W+", " ", sentence.lower()).strip()
-                if len(sentence) < 25 or key in seen:
+            analysis = self._sentences(passage)
+            context = analysis.context
+            rank_weight = RANK_FLOOR + (1 - RANK_FLOOR) / (1.0 + position / 6.0)
+            for info in analysis.sentences:
+                if info.key in seen:
                     continue
-                seen.add(key)
-                tokens = set(self.index.tokenize(sentence))
+                seen.add(info.key)
+                tokens = info.tokens
                 overlap = sum(w for t, w in terms.items() if t in tokens) / total
                 context_overlap = sum(w for t, w in terms.items() if t in context and t not in tokens) / total
-                rank_weight = 1.0 / (1.0 + position / 6.0)
-                section = assign_section(sentence, passage.section, document.kind)
-                results = 0.0
-                if section == "evidence" and RESULT_CUES.search(sentence):
-                    # effect estimates first, and overall survival, the endpoint that decides practice, before others
-                    results = 0.25 + (0.1 if OVERALL_SURVIVAL.search(sentence) else 0.0)
-                relevance = design * (RANK_FLOOR + (1 - RANK_FLOOR) * rank_weight) * (0.25 + overlap + 0.3 * context_overlap + results)
-                about = tokens | context
-                if drug_tokens and not (drug_tokens & about):
+                relevance = design * rank_weight * info.factor * (0.25 + overlap + 0.3 * context_overlap + info.bonus)
+                if drug_tokens and not (drug_tokens & (tokens | context)):
                     if other_drug_tokens & tokens:
                         relevance *= 0.5  # about another drug than the one the question names
-                    elif not (class_tokens & about):
+                    elif not (class_tokens & (tokens | context)):
                         relevance *= 0.6  # about neither the drug nor its class
-                if section == "evidence" and heading_section(passage.section[-1:]) == "evidence" and re.search(
-                    r"design|population|baseline", " ".join(passage.section), re.IGNORECASE
-                ):
-                    relevance *= 0.8  # who was enrolled matters less than what happened to them
-                matched = {t: w for t, w in terms.items() if t in tokens}
-                out.append(Candidate(sentence, passage, document, section, relevance, position * 1000 + number, matched))
+                out.append(Candidate(info.text, passage, document, info.section, relevance, position * 1000 + info.number))
         return out
 
     def _compose(self, question: str, understood: Understood, candidates: list[Candidate]) -> Answer:
