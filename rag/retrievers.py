@@ -67,8 +67,9 @@ class DenseRetriever:
         from rag.dense import search_faiss
 
         _check_k(k)
+        faiss_index = self.index.faiss  # first: on a --no-dense index this is the error that says so
         vector = self.index.query_encoder.encode([check_query(query)])
-        scores, rows = search_faiss(self.index.faiss, vector, k)
+        scores, rows = search_faiss(faiss_index, vector, k)
         pairs = [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
         return _hits(self.index, pairs)
 

@@ -55,7 +55,7 @@ LINE_CUES = re.compile(
     re.IGNORECASE,
 )
 RECOMMEND_CUES = re.compile(
-    r"recommend|preferred|category|option|approv|indicated|authori[sz]|should|consider|level of evidence|"
+    r"recommend|preferred|category|option|approv|indicat|authori[sz]|should|consider|level of evidence|"
     r"\bLE\b|standard|useful in certain",
     re.IGNORECASE,
 )

@@ -37,14 +37,16 @@ QUOTAS: dict[str, int] = {"guideline": 12, "trial": 12, "label": 6}
 OTHER_QUOTA = 4  # review, abstract, other
 PER_DOCUMENT = 6  # passages of one document at most
 NAMED_BODY_PASSAGES = 4  # best passages of each guideline body the question names, read first
+NAMED_BODY_BOOST = 1.3  # relevance factor of sentences from a body the question names
 MAJOR_BODY_PASSAGES = 3  # ... and of each major body of the field (lexicon major_bodies)
 ANALYSIS_CACHE = 50_000  # passages whose sentence analysis an Asker keeps
 EXPAND_TRIALS = 3  # best trial documents whose results passages join the candidates
 EXPAND_PASSAGES = 3  # results passages added per such trial (all of them for the best one)
-CAPS: dict[SectionName, int] = {"recommendation": 8, "evidence": 10, "algorithm": 6, "safety": 7, "caveats": 5}
+CAPS: dict[SectionName, int] = {"recommendation": 10, "evidence": 10, "algorithm": 6, "safety": 7, "caveats": 5}
 PER_BODY = 2  # recommendation statements per guideline body
 GUIDELINE_STATEMENTS = 5  # recommendation statements from guidelines at most ...
 LABEL_STATEMENTS = 3  # ... and from regulators' labels and approvals
+LABEL_STATEMENTS_REGULATORY = 5  # ... when the question asks about approval or labelling
 GLOBAL_FLOOR = 0.2  # a statement scores at least this share of the best sentence's relevance
 RECOMMENDATION_FLOOR = 0.4  # ... and a recommendation at least this share
 SECTION_FLOOR = 0.5  # ... and this share of the best sentence of its own section
@@ -143,8 +145,9 @@ class Asker:
 
     @cached_property
     def _drug_tokens(self) -> set[str]:
-        """Tokens of every generic drug name in the lexicon (to tell which drug a sentence is about)."""
-        return {t for generic in self.lexicon.drugs for t in self.index.tokenize(generic) if len(t) > 3}
+        """Tokens of every anticancer drug name in the lexicon (to tell which drug a sentence is about)."""
+        treatments = [g for g in self.lexicon.drugs if g not in self.lexicon.supportive]
+        return {t for generic in treatments for t in self.index.tokenize(generic) if len(t) > 3}
 
     @cached_property
     def bodies(self) -> set[str]:
@@ -372,6 +375,8 @@ class Asker:
                 overlap = sum(w for t, w in terms.items() if t in tokens) / total
                 context_overlap = sum(w for t, w in terms.items() if t in context and t not in tokens) / total
                 relevance = design * rank_weight * info.factor * (0.25 + overlap + 0.3 * context_overlap + info.bonus)
+                if document.body in understood.bodies:
+                    relevance *= NAMED_BODY_BOOST  # the question asks what this body says
                 if drug_tokens and not (drug_tokens & (tokens | context)):
                     if other_drug_tokens & tokens:
                         relevance *= 0.5  # about another drug than the one the question names
@@ -401,7 +406,9 @@ class Asker:
         # recommendation: guideline bodies first (newest guidance only), then regulators; within each,
         # positive statements ("recommends", "approved") before negative ones ("no recommendation on")
         per_body: dict[str, int] = defaultdict(int)
-        for kinds, cap in ((("guideline",), GUIDELINE_STATEMENTS), (("label",), LABEL_STATEMENTS)):
+        regulatory = bool(REGULATORY.search(question))  # "is it approved in the EU?": regulators' statements lead
+        label_cap, body_cap = (LABEL_STATEMENTS_REGULATORY, PER_BODY + 1) if regulatory else (LABEL_STATEMENTS, PER_BODY)
+        for kinds, cap in ((("guideline",), GUIDELINE_STATEMENTS), (("label",), label_cap)):
             pool = [
                 c for c in best
                 if c.document.kind in kinds and c.section in ("recommendation", "algorithm") and current(c)
@@ -410,7 +417,7 @@ class Asker:
             taken = 0
             for candidate in sorted(pool, key=lambda c: (bool(NEGATIVE.search(c.text)), -c.relevance, c.order)):
                 body = candidate.document.body or candidate.document.id
-                if per_body[body] < PER_BODY and taken < cap:
+                if per_body[body] < (body_cap if kinds == ("label",) else PER_BODY) and taken < cap:
                     per_body[body] += 1
                     taken += 1
                     take("recommendation", candidate)
@@ -504,6 +511,7 @@ class Asker:
         )
 
 
+REGULATORY = re.compile(r"approv|\blabel|indicat|authori[sz]|licens|\bFDA\b|\bEMA\b|\bPMDA\b|health canada", re.IGNORECASE)
 OVERALL_SURVIVAL = re.compile(r"overall survival|\bOS\b", re.IGNORECASE)
 
 

@@ -19,6 +19,7 @@ class Lexicon(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     drugs: dict[str, list[str]]
+    supportive: list[str]
     abbreviations: dict[str, str]
     bodies: dict[str, list[str]]
     major_bodies: list[str]
