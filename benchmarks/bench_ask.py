@@ -32,8 +32,7 @@ def main() -> None:
 
     questions = [
         json.loads(line)["question"]
-        for path in sorted((ROOT / "eval" / "gold" / "parts").glob("*.jsonl"))
-        for line in path.read_text().splitlines()
+        for line in (ROOT / "eval" / "gold" / "questions.jsonl").read_text().splitlines()
         if line.strip()
     ]
     from rag.answer.compose import Asker

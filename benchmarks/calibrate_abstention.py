@@ -26,8 +26,7 @@ def main() -> None:
 
     rows = [
         json.loads(line)
-        for path in sorted((ROOT / "eval" / "gold" / "parts").glob("*.jsonl"))
-        for line in path.read_text().splitlines()
+        for line in (ROOT / "eval" / "gold" / "questions.jsonl").read_text().splitlines()
         if line.strip()
     ]
     dev = [r for r in rows if r["split"] == "dev"]

@@ -16,7 +16,7 @@ from rag.answer.support import supported_by, verify
 from rag.errors import QueryError
 
 ROOT = Path(__file__).resolve().parent.parent
-GOLD_PARTS = sorted((ROOT / "eval" / "gold" / "parts").glob("*.jsonl"))
+GOLD = ROOT / "eval" / "gold" / "questions.jsonl"
 QUOTE = (
     "In the overall EMPOWER-Cervical 1 population, median overall survival was 12.0 months with cemiplimab "
     "versus 8.5 months with chemotherapy (hazard ratio for death 0.69; 95% CI 0.56–0.84; two-sided P<0.001)."
@@ -101,7 +101,7 @@ def asker(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _gold(split: str | None = None) -> list[dict]:
-    rows = [json.loads(line) for path in GOLD_PARTS for line in path.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in GOLD.read_text().splitlines() if line.strip()]
     return [r for r in rows if split is None or r["split"] == split]
 
 
