@@ -191,7 +191,7 @@ class Asker:
         reason = self.uncovered_reason(assessment)
         if reason:
             return self._abstain(assessment.question, reason)
-        ranked = self._expand(self._diverse(self._with_named_bodies(assessment)))
+        ranked = self._expand(self._diverse(assessment.fused, self._body_passages(assessment)))
         terms = self._scoring_terms(assessment.understood.normalized_question(assessment.question))
         candidates = self._candidates(ranked, terms, assessment.understood)
         return self._compose(assessment.question, assessment.understood, candidates)
@@ -237,10 +237,11 @@ class Asker:
             self._design_weights[doc_id] = weight
         return self._design_weights[doc_id]
 
-    def _with_named_bodies(self, assessment: Assessment) -> list[Hit]:
-        """The fused hits, led by the best passages of each guideline body the question names ("what
-        does ESGO say") and of the field's major bodies: those documents must be read even when other
-        passages outrank them (whether they are relevant enough to quote is decided per sentence)."""
+    def _body_passages(self, assessment: Assessment) -> list[Hit]:
+        """The best passages of each guideline body the question names ("what does ESGO say") and of
+        the field's major bodies, best first (named bodies before the others): those documents must be
+        read even when other passages outrank them; whether a sentence of them is relevant enough to
+        quote is decided per sentence."""
         import numpy as np
 
         named = list(assessment.understood.bodies)
@@ -249,16 +250,14 @@ class Asker:
         ]
         focus = self._scoring_terms(assessment.understood.normalized_question(assessment.question))
         scores = self.index.bm25.scores(list(focus))  # the question's own terms, not the body names
-        lead: list[Hit] = []
+        found: list[tuple[bool, float, int]] = []
         for body, count in wanted:
             rows = self._rows_of_body(body)
-            if not len(rows):
-                continue
-            best = rows[np.argsort(-scores[rows], kind="stable")[:count]]
-            for passage in self.index.store.by_rows([int(r) for r in best if scores[r] > 0]):
-                lead.append(Hit(passage_id=passage.id, doc_id=passage.doc_id, score=0.0, rank=len(lead) + 1))
-        seen = {h.passage_id for h in lead}
-        return lead + [h for h in assessment.fused if h.passage_id not in seen]
+            best = rows[np.argsort(-scores[rows], kind="stable")[:count]] if len(rows) else []
+            found.extend((body not in named, -float(scores[r]), int(r)) for r in best if scores[r] > 0)
+        found.sort()
+        passages = self.index.store.by_rows([row for _, _, row in found])
+        return [Hit(passage_id=p.id, doc_id=p.doc_id, score=-score, rank=i + 1) for i, (p, (_, score, _)) in enumerate(zip(passages, found, strict=True))]
 
     def _rows_of_body(self, body: str):  # -> np.ndarray
         import numpy as np
@@ -268,10 +267,12 @@ class Asker:
             self._body_rows[body] = np.asarray(self.index.store.rows_of_documents(doc_ids), dtype=np.int64)
         return self._body_rows[body]
 
-    def _diverse(self, fused: list[Hit]) -> list[tuple[int, Hit]]:
+    def _diverse(self, fused: list[Hit], lead: list[Hit]) -> list[tuple[int, Hit]]:
         """Fused hits filtered to per-kind quotas and a per-document cap, in fused order, each with
         its rank among hits of its own kind (sections draw mostly on one kind: guidelines feed the
-        recommendation, trials the evidence, so a trial's rank is judged against other trials)."""
+        recommendation, trials the evidence, so a trial's rank is judged against other trials); then
+        the `lead` passages of guideline bodies not already in, outside the quotas, ranked among
+        themselves."""
         taken: dict[str, int] = defaultdict(int)
         per_document: dict[str, int] = defaultdict(int)
         out: list[tuple[int, Hit]] = []
@@ -283,6 +284,11 @@ class Asker:
             out.append((taken[group], hit))
             taken[group] += 1
             per_document[hit.doc_id] += 1
+        included = {h.passage_id for _, h in out}
+        for rank, hit in enumerate(lead):
+            if hit.passage_id not in included and per_document[hit.doc_id] < PER_DOCUMENT:
+                out.append((rank, hit))
+                per_document[hit.doc_id] += 1
         return out
 
     @cached_property

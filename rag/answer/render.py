@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 from rag.answer.classify import NEGATIVE
@@ -71,6 +72,15 @@ def _markdown_statements(section: AnswerSection) -> list[str]:
     return out
 
 
+def _row(console: Console, bullet: str, body: Text) -> None:
+    """A bullet with a hanging indent: wrapped lines align under the text, not under the bullet."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=4, justify="right", no_wrap=True)
+    grid.add_column(ratio=1)
+    grid.add_row(bullet, body)
+    console.print(grid)
+
+
 def print_answer(answer: Answer, console: Console | None = None) -> None:
     console = console or Console(highlight=False)
     console.print(Text(answer.question, style="bold"))
@@ -89,28 +99,27 @@ def print_answer(answer: Answer, console: Console | None = None) -> None:
             console.print()
             console.print(Text(TITLES[section.name], style="bold underline"))
             if not section.statements:
-                console.print(Text(f"  {EMPTY}", style="dim"))
+                _row(console, "", Text(EMPTY, style="dim"))
             for number, statement in enumerate(section.statements, start=1):
                 bullet = f"{number}." if section.name == "algorithm" else "•"
                 if statement.kind == "gap":
-                    console.print(Text(f"  {bullet} {statement.text}", style="yellow"))
+                    _row(console, bullet, Text(statement.text, style="yellow"))
                     continue
-                line = Text(f"  {bullet} ")
+                line = Text()
                 if statement.body:
                     line.append(_label(statement), style="bold magenta")
                 line.append(f"{statement.text} ")
                 line.append(_marks(statement), style="cyan")
-                console.print(line)
+                _row(console, bullet, line)
         console.print()
         console.print(Text("References", style="bold underline"))
         for ref in answer.references:
-            line = Text(f"  [{ref.number}] ", style="cyan")
-            line.append(ref.title, style="bold")
+            line = Text(ref.title, style="bold")
             line.append(f" — {ref.source}")
             line.append(f"  ({ref.passage_id})", style="dim")
-            console.print(line)
+            _row(console, f"[{ref.number}]", line)
     if answer.related_questions:
         console.print()
         console.print(Text("Related questions", style="bold underline"))
         for question in answer.related_questions:
-            console.print(f"  • {question}")
+            _row(console, "•", Text(question))
