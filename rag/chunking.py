@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,6 +34,11 @@ class ChunkSettings(BaseModel):
 
     max_tokens: int = Field(default=256, ge=16, description="Model max sequence length, special tokens included.")
     target_tokens: int = Field(default=120, ge=8, description="Close a passage once it reaches this size.")
+    mode: Literal["sentences", "document"] = Field(
+        default="sentences",
+        description="sentences: passages of whole sentences that fit max_tokens; document: one passage per document "
+        "(its sections joined), which the embedder truncates at its max length, as standard BEIR evaluation does.",
+    )
     version: int = CHUNKER_VERSION
 
 
@@ -50,6 +55,8 @@ def passage_id(doc_id: str, section: tuple[str, ...], text: str) -> str:
 
 def _split_long(sentence: str, fits: Callable[[str], bool]) -> list[str]:
     """Cut one over-long sentence into pieces that fit, preferring clause boundaries."""
+    if fits(sentence):  # ends the halving below (a separator-free run would otherwise recurse forever)
+        return [sentence]
     for separator in ("; ", ", ", " "):
         parts = sentence.split(separator)
         if len(parts) == 1:
@@ -74,7 +81,10 @@ def _split_long(sentence: str, fits: Callable[[str], bool]) -> list[str]:
 
 
 def chunk_document(document: Document, count_tokens: TokenCounter, settings: ChunkSettings) -> list[Passage]:
-    """Split every section of `document` into passages that fit `settings.max_tokens`."""
+    """Split every section of `document` into passages that fit `settings.max_tokens` (mode "sentences"),
+    or make the whole document one passage (mode "document")."""
+    if settings.mode == "document":
+        return [_whole_document(document)]
     passages: list[Passage] = []
     for section in document.sections:
         for text in _chunk_texts(document.title, section.path, section.text, count_tokens, settings):
@@ -89,6 +99,12 @@ def chunk_document(document: Document, count_tokens: TokenCounter, settings: Chu
                 )
             )
     return _dedupe_ids(passages)
+
+
+def _whole_document(document: Document) -> Passage:
+    text = "\n\n".join(s.text for s in document.sections if s.text.strip())
+    page = document.sections[0].page if document.sections else None
+    return Passage(id=passage_id(document.id, (), text), doc_id=document.id, section=(), text=text, ordinal=0, page=page)
 
 
 def _dedupe_ids(passages: list[Passage]) -> list[Passage]:

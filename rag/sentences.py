@@ -20,7 +20,7 @@ ABBREVIATIONS: frozenset[str] = frozenset(
 )
 
 _BOUNDARY = re.compile(r"[.!?][\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9•\-–])")
-_WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
+_WORD_BEFORE = re.compile(r"(?<![A-Za-z0-9])([A-Za-z][A-Za-z.]*)$")  # a whole word: "q3w." and "2L." end sentences
 
 
 def _is_abbreviation(text: str, end: int) -> bool:

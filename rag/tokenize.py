@@ -24,7 +24,8 @@ STOPWORDS: frozenset[str] = frozenset(
     """.split()
 )
 
-_TOKEN = re.compile(r"[≥≤<>=±~]?\d+(?:[.,]\d+)*%?(?![a-z])|[a-z0-9]+(?:[\-/'.][a-z0-9]+)*", re.UNICODE | re.IGNORECASE)
+# [^\W_] is any Unicode letter or digit: "Barré", "TNF-α", "5 μg" keep their non-ASCII letters.
+_TOKEN = re.compile(r"[≥≤<>=±~]?\d+(?:[.,]\d+)*%?(?![^\W\d_])|[^\W_]+(?:[\-/'.][^\W_]+)*", re.UNICODE | re.IGNORECASE)
 _GLUE_COMPARATOR = re.compile(r"([≥≤<>])\s+(?=\d)")
 _COMPARATORS = {"≥": "≥", "≤": "≤", ">=": "≥", "<=": "≤", "=>": "≥", "=<": "≤"}
 
@@ -68,7 +69,7 @@ def make_tokenizer(settings: TokenizerSettings) -> Callable[[str], list[str]]:
             text = text.lower()
         tokens: list[str] = []
         for raw in _TOKEN.findall(text):
-            token = raw.rstrip(".'")
+            token = raw.rstrip(".'").removesuffix("'s")  # possessive: "Libtayo's" matches "libtayo"
             if not token or token in stop:
                 continue
             if token.isalpha():

@@ -50,6 +50,7 @@ class PassageStore:
         path = folder / STORE
         if not path.exists():
             raise IndexStateError(f"{path}: missing; rebuild with `rag index build`")
+        self.path = path
         self.connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         self._documents: dict[str, Document] = {}
 
@@ -62,7 +63,7 @@ class PassageStore:
         try:
             return self.connection.execute(sql, args).fetchall()
         except sqlite3.DatabaseError as error:
-            raise IndexStateError(f"passage store unreadable ({error}); rebuild with `rag index build`") from error
+            raise IndexStateError(f"{self.path}: passage store unreadable ({error}); rebuild with `rag index build`") from error
 
     def by_rows(self, rows: Sequence[int]) -> list[Passage]:
         if not rows:

@@ -1,0 +1,195 @@
+"""BM25: oracle test against rank_bm25.BM25Okapi, the Lucene idf by hand, save/load, the tokenizer."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rank_bm25 import BM25Okapi
+
+from rag.bm25 import BM25Index, BM25Settings
+from rag.errors import IndexStateError
+from rag.tokenize import TokenizerSettings, make_tokenizer
+
+SETTINGS = settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+F64 = BM25Settings(dtype="float64")
+F32 = BM25Settings(dtype="float32")
+
+
+@pytest.fixture(scope="module")
+def fixture_tokens() -> list[list[str]]:
+    """The fixture corpus as BM25 sees it: every section's sentences, tokenized by our tokenizer.
+    Words like "cervical" occur in more than half of them, so rank_bm25's negative-idf floor
+    (epsilon * mean idf) is exercised; one empty passage tests a zero length."""
+    from conftest import FIXTURE_CORPUS
+
+    from rag.loaders import markdown
+
+    tokenize = make_tokenizer(TokenizerSettings())
+    texts = []
+    for path in sorted(FIXTURE_CORPUS.glob("*.md")):
+        for document in markdown.load(path):
+            texts.extend(f"{document.title} {section.text}" for section in document.sections)
+    return [tokenize(t) for t in texts] + [[]]
+
+
+ORACLE_QUERIES = [
+    "libtayo cervical cancer after platinum",
+    "pembrolizumab PD-L1 CPS ≥1 CPS ≥1 pembrolizumab",  # repeated terms count again
+    "fam-trastuzumab deruxtecan-nxki 5.4 mg/kg q3w",
+    "cervical cancer",  # frequent terms: negative idf replaced by the floor
+    "zzzunknown qqqnothing",  # unknown terms only: all scores 0
+    "cervical zzzunknown",
+]
+
+
+def _oracle(corpus: list[list[str]], query: list[str]) -> np.ndarray:
+    return np.asarray(BM25Okapi(corpus, k1=1.5, b=0.75, epsilon=0.25).get_scores(query), dtype=np.float64)
+
+
+@pytest.mark.parametrize("query", ORACLE_QUERIES)
+def test_scores_equal_rank_bm25_on_the_fixture(fixture_tokens: list[list[str]], query: str) -> None:
+    tokens = make_tokenizer(TokenizerSettings())(query)
+    oracle = BM25Okapi(fixture_tokens, k1=1.5, b=0.75, epsilon=0.25)
+    expected = np.asarray(oracle.get_scores(tokens), dtype=np.float64)
+    strict = BM25Index.build(fixture_tokens, F64).scores(tokens)
+    np.testing.assert_allclose(strict, expected, rtol=0, atol=1e-6)
+    single = BM25Index.build(fixture_tokens, F32).scores(tokens)
+    np.testing.assert_allclose(single, expected, rtol=1e-6, atol=1e-9)
+    if query.startswith("zzz"):  # only unknown terms
+        assert not expected.any() and not strict.any()
+
+
+def test_the_fixture_really_has_negative_idf_terms(fixture_tokens: list[list[str]]) -> None:
+    # Guard for the oracle test above: at least one term occurs in more than half the passages,
+    # so log((N - n + 0.5) / (n + 0.5)) < 0 and the epsilon floor is what is being compared.
+    n = len(fixture_tokens)
+    df: dict[str, int] = {}
+    for tokens in fixture_tokens:
+        for term in set(tokens):
+            df[term] = df.get(term, 0) + 1
+    assert any(count > n / 2 for count in df.values())
+
+
+corpus_st = st.lists(st.lists(st.sampled_from("abcdefgh"), max_size=12), min_size=1, max_size=30).filter(
+    lambda docs: any(docs)  # rank_bm25 divides by the average length: it cannot score an all-empty corpus
+)
+
+
+@SETTINGS
+@given(corpus=corpus_st, query=st.lists(st.sampled_from("abcdefghxy"), max_size=8))
+def test_scores_equal_rank_bm25_on_random_corpora(corpus: list[list[str]], query: list[str]) -> None:
+    """Tiny vocabularies make most terms frequent: negative idfs, floors, zero idfs, repeats."""
+    expected = _oracle(corpus, query)
+    np.testing.assert_allclose(BM25Index.build(corpus, F64).scores(query), expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(BM25Index.build(corpus, F32).scores(query), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_repeated_query_terms_count_each_time() -> None:
+    corpus = [["a", "b"], ["a"], ["c", "c", "a"], ["d"]]
+    index = BM25Index.build(corpus, F64)
+    once = index.scores(["c"])
+    np.testing.assert_allclose(index.scores(["c", "c", "c"]), 3 * once, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(index.scores(["c", "c", "c"]), _oracle(corpus, ["c", "c", "c"]), rtol=0, atol=1e-6)
+
+
+def test_empty_corpus_and_empty_query() -> None:
+    index = BM25Index.build([], F64)
+    assert index.n_docs == 0 and index.scores(["a"]).shape == (0,)
+    assert index.top_k(["a"], 5) == []
+    assert BM25Index.build([["a"]], F64).top_k([], 5) == []
+
+
+def test_lucene_variant_against_a_hand_derived_value() -> None:
+    # corpus: d0 = [a, b], d1 = [a], d2 = [c, c, a]; N = 3, avgdl = (2 + 1 + 3) / 3 = 2.
+    # term c: n = 1, idf = ln(1 + (3 - 1 + 0.5) / (1 + 0.5)) = ln(1 + 2.5 / 1.5) = ln(8/3) = 0.980829...
+    # d2: tf = 2, dl = 3: norm = k1 * (1 - b + b * dl / avgdl) = 1.5 * (0.25 + 0.75 * 1.5) = 2.0625
+    # weight = idf * tf * (k1 + 1) / (tf + norm) = ln(8/3) * 2 * 2.5 / 4.0625 = 1.2071742...
+    # term a occurs everywhere: idf = ln(1 + 0.5 / 3.5) = ln(8/7) > 0 (Lucene's idf is never negative).
+    index = BM25Index.build([["a", "b"], ["a"], ["c", "c", "a"]], BM25Settings(variant="lucene", dtype="float64"))
+    scores = index.scores(["c"])
+    assert scores[2] == pytest.approx(math.log(8 / 3) * 5 / 4.0625, abs=1e-12)
+    assert scores[2] == pytest.approx(1.2071742, abs=1e-6)
+    assert scores[0] == scores[1] == 0.0
+    # a in d1: tf = 1, dl = 1: norm = 1.5 * (0.25 + 0.75 * 0.5) = 0.9375; weight = ln(8/7) * 2.5 / 1.9375
+    assert index.scores(["a"])[1] == pytest.approx(math.log(8 / 7) * 2.5 / 1.9375, abs=1e-12)
+
+
+def test_top_k_orders_by_score_then_row_and_skips_zero_scores() -> None:
+    # N = 6. d0 and d2 are identical, so they tie on "x"; the others lack "x" and must not be returned.
+    # idf(x) = ln((6 - 2 + 0.5) / (2 + 0.5)) = ln(1.8) > 0; idf(z) = ln(5.5 / 1.5) = ln(3.67), larger,
+    # and d1 has the same length as d0 and d2, so for the query "x z" d1 ranks first, then d0, d2 by row.
+    corpus = [["x", "y"], ["y", "z"], ["x", "y"], ["w"], ["w"], ["v"]]
+    index = BM25Index.build(corpus, F64)
+    hits = index.top_k(["x"], 10)
+    assert [row for row, _ in hits] == [0, 2]
+    assert hits[0][1] == hits[1][1] > 0
+    assert index.top_k(["x"], 1) == hits[:1]
+    assert [row for row, _ in index.top_k(["x", "z"], 3)] == [1, 0, 2]
+    assert [row for row, _ in index.top_k(["x", "z"], 2)] == [1, 0]  # the tie at the cut keeps the lower row
+
+
+def test_save_load_round_trip(tmp_path, fixture_tokens: list[list[str]]) -> None:
+    index = BM25Index.build(fixture_tokens, F32)
+    index.save(tmp_path / "bm25")
+    for mmap in (False, True):
+        loaded = BM25Index.load(tmp_path / "bm25", mmap=mmap)
+        assert loaded.vocabulary == index.vocabulary and loaded.n_docs == index.n_docs and loaded.settings == index.settings
+        for name in ("indptr", "indices", "weights"):
+            np.testing.assert_array_equal(getattr(loaded, name), getattr(index, name))
+        assert loaded.weights.dtype == np.float32
+        query = make_tokenizer(TokenizerSettings())("pembrolizumab PD-L1 CPS ≥1")
+        np.testing.assert_array_equal(loaded.scores(query), index.scores(query))
+        assert loaded.top_k(query, 5) == index.top_k(query, 5)
+
+
+def test_load_refuses_a_damaged_folder(tmp_path) -> None:
+    BM25Index.build([["a", "b"], ["b"]], F64).save(tmp_path / "bm25")
+    (tmp_path / "bm25" / "weights.npy").write_bytes(b"\x93NUMPY broken")
+    with pytest.raises(IndexStateError, match="weights.npy|lexical index unreadable"):
+        BM25Index.load(tmp_path / "bm25")
+    BM25Index.build([["a", "b"], ["b"]], F64).save(tmp_path / "bm25")
+    np.save(tmp_path / "bm25" / "indptr.npy", np.zeros(7, dtype=np.int64))  # vocabulary has 2 terms, so 3 expected
+    with pytest.raises(IndexStateError, match="disagree in size"):
+        BM25Index.load(tmp_path / "bm25")
+
+
+DEFAULT = TokenizerSettings()
+RAW = TokenizerSettings(stopwords=False, stemmer=None, split_compounds=False)
+
+TOKENIZER_TABLE: list[tuple[str, TokenizerSettings, list[str]]] = [
+    ("PD-L1", RAW, ["pd-l1"]),
+    ("PD-L1", DEFAULT, ["pd-l1", "pd", "l1"]),  # whole compound, then its parts
+    ("CPS ≥1", RAW, ["cps", "≥1"]),
+    ("CPS ≥ 1", RAW, ["cps", "≥1"]),  # comparator glued to its number
+    ("CPS >= 1", RAW, ["cps", "≥1"]),  # ASCII comparator canonicalised
+    ("CPS ≥1", DEFAULT, ["cps", "≥1", "1"]),
+    ("0.69", DEFAULT, ["0.69"]),  # decimals survive
+    ("HR 0.69; p<0.001", DEFAULT, ["hr", "0.69", "p", "<0.001", "0.001"]),
+    ("350 mg", DEFAULT, ["350", "mg"]),
+    ("5.4 mg/kg", RAW, ["5.4", "mg/kg"]),
+    ("fam-trastuzumab deruxtecan-nxki", RAW, ["fam-trastuzumab", "deruxtecan-nxki"]),
+    ("fam-trastuzumab deruxtecan-nxki", DEFAULT,
+     ["fam-trastuzumab", "fam", "trastuzumab", "deruxtecan-nxki", "deruxtecan", "nxki"]),
+    ("r/m", RAW, ["r/m"]),
+    ("r/m", DEFAULT, ["r/m", "r", "m"]),
+    ("2L", DEFAULT, ["2l"]),
+    ("q3w", DEFAULT, ["q3w"]),
+    ("i.v.", DEFAULT, ["i.v"]),
+    ("≥ 50%", DEFAULT, ["≥50%", "50%"]),
+    ("Libtayo's label", DEFAULT, ["libtayo", "label"]),  # possessive stripped (fixed: was "libtayo's")
+    ("the patients were treated", DEFAULT, ["patient", "treat"]),  # stop words out, Snowball stems
+    ("The patients were treated", RAW, ["the", "patients", "were", "treated"]),
+    # Non-ASCII letters are letters (fixed: "Barré" was "barr" and α/β vanished, so TNF-α == TNF-β).
+    ("Guillain–Barré", RAW, ["guillain-barré"]),  # en dash normalised to '-'
+    ("TNF-α vs. TNF-β", RAW, ["tnf-α", "vs", "tnf-β"]),
+    ("5 μg", RAW, ["5", "μg"]),  # micro sign NFKC-normalised to Greek mu
+]
+
+
+@pytest.mark.parametrize(("text", "tok_settings", "expected"), TOKENIZER_TABLE, ids=[f"{t}-{i}" for i, (t, _, _) in enumerate(TOKENIZER_TABLE)])
+def test_tokenizer_table(text: str, tok_settings: TokenizerSettings, expected: list[str]) -> None:
+    assert make_tokenizer(tok_settings)(text) == expected
