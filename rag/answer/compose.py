@@ -37,6 +37,7 @@ QUOTAS: dict[str, int] = {"guideline": 12, "trial": 12, "label": 6}
 OTHER_QUOTA = 4  # review, abstract, other
 PER_DOCUMENT = 6  # passages of one document at most
 NAMED_BODY_PASSAGES = 4  # best passages of each guideline body the question names, read first
+SUPERSEDED = 0.7  # relevance factor of sentences from a document that a newer one replaces
 NAMED_BODY_BOOST = 1.3  # relevance factor of sentences from a body the question names
 MAJOR_BODY_PASSAGES = 3  # ... and of each major body of the field (lexicon major_bodies)
 ANALYSIS_CACHE = 50_000  # passages whose sentence analysis an Asker keeps
@@ -381,6 +382,8 @@ class Asker:
                 overlap = sum(w for t, w in terms.items() if t in tokens) / total
                 context_overlap = sum(w for t, w in terms.items() if t in context and t not in tokens) / total
                 relevance = design * rank_weight * info.factor * (0.25 + overlap + 0.3 * context_overlap + info.bonus)
+                if document.id in self.superseded_by:
+                    relevance *= SUPERSEDED  # newer guidance of the same body leads; the older is still quoted
                 if document.body in understood.bodies:
                     relevance *= NAMED_BODY_BOOST  # the question asks what this body says
                 if drug_tokens and not (drug_tokens & (tokens | context)):
@@ -432,7 +435,6 @@ class Asker:
             pool = [
                 c for c in best
                 if c.section == section and c.text not in used and c.relevance >= threshold
-                and (section == "caveats" or current(c))
             ]
             for candidate in _diverse_pick(pool, CAPS[section] - len(chosen[section])):
                 take(section, candidate)
