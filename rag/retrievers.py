@@ -21,14 +21,16 @@ class Retriever(Protocol):
     def search(self, query: str, k: int) -> list[Hit]: ...
 
 
-def check_query(query: str) -> str:
+def check_query(query: str, *, limit: int = MAX_QUERY_CHARS, what: str = "query", hint: str = "type a question or keywords") -> str:
+    """The query with whitespace collapsed, or QueryError when it is empty, has no letters or digits,
+    or is longer than `limit` characters."""
     text = " ".join(query.split())
     if not text:
-        raise QueryError("the query is empty; type a question or keywords")
+        raise QueryError(f"the {what} is empty; {hint}")
     if not any(ch.isalnum() for ch in text):
-        raise QueryError("the query has no letters or digits; type a question or keywords")
-    if len(text) > MAX_QUERY_CHARS:
-        raise QueryError(f"the query is {len(text)} characters long; keep it under {MAX_QUERY_CHARS}")
+        raise QueryError(f"the {what} has no letters or digits; {hint}")
+    if len(text) > limit:
+        raise QueryError(f"the {what} is {len(text):,} characters long; keep it under {limit:,}")
     return text
 
 

@@ -21,13 +21,14 @@ from pydantic import BaseModel, ConfigDict
 
 from rag.answer.classify import NEGATIVE, RECOMMEND_CUES, RESULT_CUES, assign_section, grade_of, heading_section, line_rank
 from rag.answer.lexicon import Lexicon, Understood, load_lexicon, understand
+from rag.answer.related import related_questions
 from rag.answer.models import SECTION_ORDER, Answer, AnswerSection, Reference, SectionName, Statement
 from rag.answer.support import verify
 from rag.errors import QueryError
 from rag.fusion import reciprocal_rank_fusion
 from rag.index.load import Index, open_index
 from rag.models import Document, Hit, Passage
-from rag.retrievers import BM25Retriever, DenseRetriever
+from rag.retrievers import BM25Retriever, DenseRetriever, check_query
 from rag.sentences import split_sentences
 
 MAX_QUESTION_CHARS = 2000
@@ -105,13 +106,7 @@ class Assessment:
 
 
 def check_question(question: str) -> str:
-    text = " ".join(question.split())
-    if not text:
-        raise QueryError("the question is empty; type a clinical question")
-    if not any(ch.isalnum() for ch in text):
-        raise QueryError("the question has no letters or digits; type a clinical question")
-    if len(text) > MAX_QUESTION_CHARS:
-        raise QueryError(f"the question is {len(text):,} characters long; keep it under {MAX_QUESTION_CHARS:,} (one clinical question)")
+    text = check_query(question, limit=MAX_QUESTION_CHARS, what="question", hint="type a clinical question")
     letters = [ch for ch in text if ch.isalpha()]
     if letters and sum(ch.isascii() for ch in letters) / len(letters) < 0.5:
         raise QueryError("the question is not in English; the indexed corpus and the lexicon are English only")
@@ -474,7 +469,7 @@ class Asker:
             abstained=False,
             sections=sections,
             references=kept,
-            related_questions=related_questions(question, understood, self.bodies),
+            related_questions=related_questions(question, understood, self.lexicon),
         )
 
     def _superseded_notes(self, retrieved_docs: set[str], used: set[str]) -> list[Candidate]:
@@ -515,7 +510,7 @@ class Asker:
             abstain_reason=f"{reason} It covers {self.lexicon.scope}.",
             sections=[AnswerSection(name=name) for name in SECTION_ORDER],
             references=[],
-            related_questions=related_questions(question, understand(question, self.lexicon), self.bodies)[:3],
+            related_questions=related_questions(question, understand(question, self.lexicon), self.lexicon)[:3],
         )
 
 
@@ -553,30 +548,6 @@ def _reference(number: int, candidate: Candidate) -> Reference:
         identifiers=document.identifiers,
         quote=candidate.passage.text,
     )
-
-
-_RELATED_GENERAL = [
-    "What are the first-line systemic options for recurrent or metastatic cervical cancer?",
-    "What second-line options exist after platinum-based chemotherapy for recurrent cervical cancer?",
-    "Which biomarkers (PD-L1 CPS, MSI-H/dMMR, HER2, NTRK, RET) guide therapy in recurrent cervical cancer?",
-    "How are immune-related adverse events of checkpoint inhibitors graded and managed?",
-    "What do guidelines say about tisotumab vedotin after progression on chemotherapy?",
-]
-
-
-def related_questions(question: str, understood: Understood, bodies: set[str]) -> list[str]:
-    """3-5 follow-up questions built from what the question names (templates, deterministic)."""
-    out: list[str] = []
-    for drug in understood.drugs[:2]:
-        out.append(f"What are the key adverse events of {drug} and how are they managed?")
-        out.append(f"What is the approved dose and schedule of {drug}, and where is it approved for cervical cancer?")
-        out.append(f"Which trials support {drug} in recurrent or metastatic cervical cancer?")
-    lowered = question.lower()
-    for general in _RELATED_GENERAL:
-        head = general.lower().split()[3:6]
-        if not all(word in lowered for word in head):
-            out.append(general)
-    return list(dict.fromkeys(out))[:5]
 
 
 def ask(question: str, *, index_root: Path) -> Answer:

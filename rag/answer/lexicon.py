@@ -27,6 +27,7 @@ class Lexicon(BaseModel):
     question_words: str
     scope_terms: list[str]
     classes: dict[str, list[str]]
+    related: dict[str, list[str]]
     out_of_scope_conditions: list[str]
 
     def outside_scope(self, question: str) -> str | None:
