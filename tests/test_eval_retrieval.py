@@ -1,0 +1,119 @@
+"""`rag eval retrieval` end to end on small real data: a slice of SciFact (written to a temporary BEIR
+folder at test time) and the gold-set path over the fixture corpus. Checks the `--format json` shape,
+the report folder, the index cache, and that errors stay one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.eval.retrieval import evaluate_retrieval
+from rag.eval.runs import read_trec_run
+
+SCIFACT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "scifact"
+FIXTURES = Path(__file__).resolve().parent / "data"
+needs_scifact = pytest.mark.skipif(not (SCIFACT / "corpus.jsonl").exists(), reason="../shared/data/scifact not present")
+
+
+@pytest.fixture(autouse=True)
+def eval_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("RAG_EVAL_INDEXES", str(tmp_path / "eval-indexes"))
+    return tmp_path / "eval-indexes"
+
+
+@pytest.fixture(scope="module")
+def mini_scifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 SciFact test queries, their relevant abstracts and the first 40 abstracts of the corpus."""
+    if not (SCIFACT / "corpus.jsonl").exists():
+        pytest.skip("../shared/data/scifact not present")
+    folder = tmp_path_factory.mktemp("mini") / "mini-scifact"
+    (folder / "qrels").mkdir(parents=True)
+    lines = (SCIFACT / "qrels" / "test.tsv").read_text().splitlines()
+    qrels = [line.split("\t") for line in lines[1:]]
+    qids = list(dict.fromkeys(q for q, _, _ in qrels))[:12]
+    judged = [(q, d, s) for q, d, s in qrels if q in qids]
+    corpus = [json.loads(line) for line in (SCIFACT / "corpus.jsonl").read_text().splitlines()]
+    wanted = {d for _, d, _ in judged}
+    keep = [r for i, r in enumerate(corpus) if i < 40 or r["_id"] in wanted]
+    (folder / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in keep))
+    queries = [json.loads(line) for line in (SCIFACT / "queries.jsonl").read_text().splitlines()]
+    (folder / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries if q["_id"] in qids))
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in judged))
+    return folder
+
+
+def test_cli_json_shape_report_folder_and_cache(mini_scifact: Path, tmp_path: Path, rag):
+    out = tmp_path / "report"
+    done = rag("eval", "retrieval", "--dataset", str(mini_scifact), "--retriever", "bm25", "--out", str(out), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert set(data) == {"dataset", "split", "results"}
+    assert (data["dataset"], data["split"], list(data["results"])) == ("mini-scifact", "test", ["bm25"])
+    bm25 = data["results"]["bm25"]
+    assert list(bm25) == ["ndcg@10", "recall@100", "mrr@10", "map", "queries", "seconds"]
+    assert all(isinstance(bm25[k], float) for k in ("ndcg@10", "recall@100", "mrr@10", "map", "seconds"))
+    assert bm25["queries"] == 12 and 0.5 < bm25["ndcg@10"] <= 1.0  # the relevant abstracts are among ~55 documents
+
+    run, tag = read_trec_run(out / "mini-scifact-test.bm25.trec")
+    assert tag == "rag-bm25" and len(run) == 12
+    report = json.loads((out / "report.json").read_text())
+    assert report["index"]["built"] is True and report["index"]["settings"]["chunking"]["mode"] == "document"
+    assert report["per_query"]["bm25"]["ndcg@10"].keys() == run.keys()
+    assert "| **rag bm25** |" in (out / "report.md").read_text()
+    assert (out / "ndcg10.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    again = rag("eval", "retrieval", "--dataset", str(mini_scifact), "--retriever", "bm25", "--out", str(out))
+    assert again.returncode == 0, again.stderr
+    assert "rag bm25" in again.stdout and "cached" in again.stdout
+    assert json.loads((out / "report.json").read_text())["index"]["built"] is False
+
+
+def test_cli_errors_are_one_line(mini_scifact: Path, tmp_path: Path, rag):
+    for args, message in [
+        (("--dataset", str(tmp_path / "nowhere")), "no such dataset"),
+        (("--dataset", str(mini_scifact), "--retriever", "splade"), "unknown retriever 'splade'"),
+        (("--dataset", str(mini_scifact), "--split", "dev"), "qrels/dev.tsv: missing; splits available: test"),
+        (("--dataset", str(mini_scifact), "--format", "yaml"), "unknown --format 'yaml'"),
+    ]:
+        done = rag("eval", "retrieval", *args, "--out", str(tmp_path / "o"))
+        assert done.returncode == 2, (args, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert lines[-1].startswith("error: ") and message in lines[-1], done.stderr
+        assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_dense_and_hybrid_then_cache_without_reembedding(mini_scifact: Path, tmp_path: Path):
+    """All three retrievers on the slice; the second run opens the cached index and embeds nothing."""
+    first = evaluate_retrieval(mini_scifact, retrievers=["bm25", "dense", "hybrid"], out_dir=tmp_path / "a")
+    assert list(first.results) == ["bm25", "dense", "hybrid"]
+    assert first.index.built and first.index.embedded == first.index.passages
+    for result in first.results.values():
+        assert result.queries == 12 and 0.3 < result.metrics["ndcg@10"] <= 1.0
+    second = evaluate_retrieval(mini_scifact, retrievers=["dense"], out_dir=tmp_path / "b")
+    assert not second.index.built and second.index.embedded == 0 and second.index.path == first.index.path
+    assert second.results["dense"].metrics == first.results["dense"].metrics
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
+        "mini-scifact-test.bm25.trec", "mini-scifact-test.dense.trec", "mini-scifact-test.hybrid.trec",
+        "ndcg10.png", "report.json", "report.md",
+    ]
+
+
+def test_gold_set_takes_the_same_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A gold .jsonl over the project corpus (here the fixture corpus) is evaluated like a BEIR split."""
+    monkeypatch.setenv("RAG_CORPUS", str(FIXTURES / "corpus"))
+    fixture_queries = [json.loads(line) for line in (FIXTURES / "queries.jsonl").read_text().splitlines() if line.strip()]
+    gold = tmp_path / "questions.jsonl"
+    gold.write_text("".join(
+        json.dumps({"id": f"fx-{i}", "split": "test", "question": q["query"], "expect": "answer",
+                    "relevant": {doc: 2 if j == 0 else 1 for j, doc in enumerate(q["expected"])}}) + "\n"
+        for i, q in enumerate(fixture_queries)
+    ))
+    report = evaluate_retrieval(gold, split="test", retrievers=["bm25"], write=False)
+    assert (report.dataset, report.kind, report.baselines) == ("gold", "gold", [])
+    assert report.results["bm25"].queries == len(fixture_queries)
+    assert report.index.settings["chunking"]["mode"] == "sentences"  # the engine's own settings
+    assert report.results["bm25"].metrics["recall@100"] == 1.0  # 20 documents: every one is retrieved
+    assert report.results["bm25"].metrics["ndcg@10"] > 0.7
