@@ -4,12 +4,12 @@ project's own BEIR loader (rag.loaders.beir), so evaluation indexes what `rag in
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.errors import EvalError
+from rag.jsonl import iter_jsonl
 from rag.eval.runs import Qrels, judged, read_qrels
 
 
@@ -39,24 +39,11 @@ def splits(folder: Path) -> list[str]:
 
 def read_queries(path: Path) -> dict[str, str]:
     """qid -> text from a BEIR queries.jsonl."""
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as error:
-        raise EvalError(f"{path}: cannot read queries ({error.strerror or error})") from error
     queries: dict[str, str] = {}
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as error:
-                raise EvalError(f"{path}:{number}: not valid JSON ({error.args[0]})") from error
-            if not isinstance(record, dict) or "_id" not in record:
-                raise EvalError(f"{path}:{number}: field '_id' missing")
-            if not isinstance(record.get("text"), str):
-                raise EvalError(f"{path}:{number}: field 'text' missing or not a string")
-            queries[str(record["_id"])] = record["text"]
+    for number, record in iter_jsonl(path, EvalError, what="queries", require="_id"):
+        if not isinstance(record.get("text"), str):
+            raise EvalError(f"{path}:{number}: field 'text' missing or not a string")
+        queries[str(record["_id"])] = record["text"]
     return queries
 
 

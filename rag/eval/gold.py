@@ -13,7 +13,6 @@ uses the facts, bodies and expectation.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rag.errors import EvalError
+from rag.jsonl import iter_jsonl
 from rag.eval.runs import Qrels
 from rag.paths import PROJECT_ROOT
 
@@ -67,19 +67,9 @@ def load_gold(path: Path, *, split: str | None = None) -> list[GoldQuestion]:
     """Every question of the file (or of one split). Errors name the file, line and field."""
     if split is not None and split not in ("dev", "test"):
         raise EvalError(f"unknown split {split!r} for the gold set; use dev or test")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise EvalError(f"{path}: cannot read the gold set ({error.strerror or error})") from error
     questions: list[GoldQuestion] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError as error:
-            raise EvalError(f"{path}:{number}: not valid JSON ({error.args[0]})") from error
+    for number, record in iter_jsonl(path, EvalError, what="the gold set"):
         try:
             question = GoldQuestion.model_validate(record)
         except ValidationError as error:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rag.errors import CorpusError
+from rag.jsonl import iter_jsonl
 from rag.models import Document, Section
 
 
@@ -24,29 +25,16 @@ def can_load(path: Path) -> bool:
 
 
 def iter_documents(path: Path) -> Iterator[Document]:
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as error:
-        raise CorpusError(f"{path}: cannot read ({error})") from error
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as error:
-                raise CorpusError(f"{path}:{number}: not valid JSON ({error.args[0]})") from error
-            if not isinstance(record, dict) or "_id" not in record:
-                raise CorpusError(f"{path}:{number}: field '_id' missing")
-            text = str(record.get("text") or "").strip()
-            title = str(record.get("title") or "").strip()
-            yield Document(
-                id=str(record["_id"]),
-                title=title or str(record["_id"]),
-                kind="abstract",
-                sections=[Section(path=(), text=text or title)],
-                source_path=f"{path}:{number}",
-            )
+    for number, record in iter_jsonl(path, CorpusError, require="_id"):
+        text = str(record.get("text") or "").strip()
+        title = str(record.get("title") or "").strip()
+        yield Document(
+            id=str(record["_id"]),
+            title=title or str(record["_id"]),
+            kind="abstract",
+            sections=[Section(path=(), text=text or title)],
+            source_path=f"{path}:{number}",
+        )
 
 
 def load(path: Path) -> list[Document]:
