@@ -70,6 +70,8 @@ class BuildReport(BaseModel):
     problems: list[LoadProblem]
     reused: int
     embedded: int
+    files: int = Field(default=0, description="Source files read (recognised by a loader).")
+    deleted: int = Field(default=0, description="Documents dropped because an update file deletes them (PubMed).")
 
 
 def corpus_hash(documents: Sequence[Document]) -> str:
@@ -101,10 +103,15 @@ def build_index(
     index_root.mkdir(parents=True, exist_ok=True)
     with BuildLock(index_root):
         problems: list[LoadProblem] = []
+        files = deleted = 0
         if documents is None:
             progress.stage("reading sources", None)
             result = read_sources(sources, on_file=lambda _: progress.advance())
-            documents, problems = result.documents, result.problems
+            documents, problems, files = result.documents, result.problems, result.files
+            if result.deletions:  # PubMed <DeleteCitation>: records deleted by a later update file
+                gone = set(result.deletions)
+                kept = [d for d in documents if d.id not in gone]
+                documents, deleted = kept, len(documents) - len(kept)
         if not documents:
             where = ", ".join(str(s) for s in sources)
             raise CorpusError(f"{where}: no readable documents" + (f" ({problems[0].message})" if problems else ""))
@@ -122,7 +129,7 @@ def build_index(
             shutil.rmtree(partial, ignore_errors=True)
             raise
         _remove_old_builds(index_root, keep=final.name)
-        return report.model_copy(update={"path": str(final)})
+        return report.model_copy(update={"path": str(final), "files": files, "deleted": deleted})
 
 
 def _build_into(

@@ -1,8 +1,14 @@
 """Reading sources: detect each file's format, load it, report what could not be read.
 
 Each loader module offers `can_load(path) -> bool` and `load(path) -> list[Document]` (raising
-CorpusError with a one-line message naming the file). `read_sources` walks files and folders,
-keeps every document it can read, and returns one `LoadProblem` per file it could not.
+CorpusError with a one-line message naming the file). A loader may also offer `read(path) -> Loaded`
+when one file can yield more than documents: per-member problems of an archive (the readable members
+are kept) or deletions (PubMed update files). `read_sources` walks files and folders, keeps every
+document it can read, and returns one `LoadProblem` per file (or archive member) it could not.
+
+Formats: Markdown with front matter, BEIR corpus.jsonl, NGC guideline summary XML (and .tar.gz),
+ClinicalTrials.gov legacy XML and API v2 JSON, PubMed/MEDLINE XML (.xml, .xml.gz), PDF, HTML,
+DailyMed SPL XML.
 """
 
 from __future__ import annotations
@@ -11,10 +17,9 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import ModuleType
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from rag.errors import CorpusError
-from rag.loaders import beir, markdown
 from rag.models import Document
 
 
@@ -25,15 +30,32 @@ class LoadProblem(BaseModel):
     message: str
 
 
+class Loaded(BaseModel):
+    """What one source file yields (the result of a loader's optional `read`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    documents: list[Document]
+    problems: list[LoadProblem] = Field(default_factory=list, description="Unreadable members of an archive.")
+    deletions: list[str] = Field(default_factory=list, description="Ids of documents this file deletes (PubMed <DeleteCitation>).")
+    replaces: bool = Field(default=False, description="A document here replaces an earlier one with the same id (newer record).")
+
+
 class LoadResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     documents: list[Document]
     problems: list[LoadProblem]
     files: int
+    deletions: list[str] = Field(
+        default_factory=list,
+        description="Document ids deleted by update files read after them; build_index drops these documents.",
+    )
 
 
-LOADERS: list[ModuleType] = [markdown, beir]
+from rag.loaders import beir, ctgov, html, markdown, ngc, pdf, pubmed, spl  # noqa: E402 - they import Loaded from here
+
+LOADERS: list[ModuleType] = [ngc, ctgov, pubmed, spl, pdf, html, markdown, beir]
 
 
 def register(loader: ModuleType) -> None:
@@ -61,26 +83,53 @@ def _files(sources: Sequence[Path]) -> Iterable[Path]:
                 yield path
 
 
+def _load(loader: ModuleType, path: Path) -> Loaded:
+    reader = getattr(loader, "read", None)
+    if reader is not None:
+        return reader(path)
+    return Loaded(documents=loader.load(path))
+
+
 def read_sources(sources: Sequence[Path], *, on_file: Callable[[Path], None] | None = None) -> LoadResult:
     """Documents from every readable file under `sources`; unreadable files become problems.
-    Files no loader recognises are skipped silently inside folders and reported when named directly."""
-    documents: list[Document] = []
+    Files no loader recognises are skipped silently inside folders and reported when named directly.
+
+    Files are read in order (folders sorted by path). A deletion (PubMed update file) removes the
+    documents read before it; a document read after its deletion is kept. A newer record of the same
+    id from a `replaces` file (PubMed update) takes the place of the earlier one."""
+    documents: dict[int, Document] = {}
+    position: dict[str, int] = {}  # id -> key in `documents` of its replaceable record
     problems: list[LoadProblem] = []
+    deleted: dict[str, None] = {}
     files = 0
     named = {s.resolve() for s in sources if s.is_file()}
     for path in _files(sources):
         loader = loader_for(path)
         if loader is None:
             if path.resolve() in named:
-                problems.append(LoadProblem(path=str(path), message="unknown format (no loader recognises this file)"))
+                problems.append(LoadProblem(path=str(path), message=f"{path}: unknown format (no loader recognises this file)"))
             continue
         files += 1
         if on_file:
             on_file(path)
         try:
-            documents.extend(loader.load(path))
+            loaded = _load(loader, path)
         except CorpusError as error:
-            problems.append(LoadProblem(path=str(path), message=str(error)))
-        except (ValueError, OSError, UnicodeError) as error:  # a loader's parser choked: still one line
+            problems.append(LoadProblem(path=str(path), message=str(error).splitlines()[0] if str(error) else f"{path}: unreadable"))
+            continue
+        except (ValueError, OSError, UnicodeError, RecursionError, MemoryError) as error:  # a parser choked: still one line
             problems.append(LoadProblem(path=str(path), message=f"{path}: {type(error).__name__}: {error}".splitlines()[0]))
-    return LoadResult(documents=documents, problems=problems, files=files)
+            continue
+        problems.extend(loaded.problems)
+        for document in loaded.documents:
+            deleted.pop(document.id, None)
+            if loaded.replaces and document.id in position:
+                documents[position[document.id]] = document
+                continue
+            key = len(documents)
+            documents[key] = document
+            if loaded.replaces:
+                position[document.id] = key
+        for doc_id in loaded.deletions:
+            deleted[doc_id] = None
+    return LoadResult(documents=list(documents.values()), problems=problems, files=files, deletions=list(deleted))
