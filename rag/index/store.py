@@ -79,10 +79,6 @@ class PassageStore:
         found = {r[1]: self._passage(r) for r in self._query(f"SELECT * FROM passages WHERE id IN ({marks})", list(ids))}
         return [found[i] for i in ids if i in found]
 
-    def rows_of(self, ids: Sequence[str]) -> dict[str, int]:
-        marks = ",".join("?" * len(ids))
-        return dict((r[1], r[0]) for r in self._query(f"SELECT row, id FROM passages WHERE id IN ({marks})", list(ids)))
-
     def rows_of_documents(self, doc_ids: Sequence[str]) -> list[int]:
         if not doc_ids:
             return []

@@ -58,12 +58,6 @@ from rag.loaders import beir, ctgov, html, markdown, ngc, pdf, pubmed, spl  # no
 LOADERS: list[ModuleType] = [ngc, ctgov, pubmed, spl, pdf, html, markdown, beir]
 
 
-def register(loader: ModuleType) -> None:
-    """Add a loader module (before the generic ones)."""
-    if loader not in LOADERS:
-        LOADERS.insert(0, loader)
-
-
 def loader_for(path: Path) -> ModuleType | None:
     for loader in LOADERS:
         if loader.can_load(path):
