@@ -8,9 +8,15 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _from_env(name: str, default: Path) -> Path:
+    """The path an environment variable names; an empty variable counts as unset (never the cwd)."""
+    value = os.environ.get(name, "").strip()
+    return Path(value) if value else default
+
+
 def default_corpus() -> Path:
-    return Path(os.environ.get("RAG_CORPUS", PROJECT_ROOT / "corpus"))
+    return _from_env("RAG_CORPUS", PROJECT_ROOT / "corpus")
 
 
 def default_index() -> Path:
-    return Path(os.environ.get("RAG_INDEX", PROJECT_ROOT / "indexes" / "default"))
+    return _from_env("RAG_INDEX", PROJECT_ROOT / "indexes" / "default")

@@ -1,13 +1,15 @@
 """Build an index folder from sources: chunk, BM25, embed (cached, resumable), faiss, store, manifest.
 
 Layout of an index folder (the path a user names, default `indexes/default`):
+    rag-index.json           marks the folder as an index (a build refuses a folder of other things)
     CURRENT                  name of the active build (replaced atomically when a build completes)
-    build-<stamp>/           a complete build: manifest.json, store.sqlite, bm25/, dense/
+    build-<stamp>/           a complete build: .rag-build marker, manifest.json, store.sqlite, bm25/, dense/
     build-<stamp>.partial/   a build in progress (or killed): never read, removed by the next build
     embeddings/<model>/      the embedding cache shared by builds
     build.lock               present while a build runs
 A build writes only into its `.partial` folder and the cache, then renames the folder and swaps
-CURRENT, so a failed or killed build leaves the previous index loadable.
+CURRENT, so a failed or killed build leaves the previous index loadable. It removes only build
+folders it made (stamp-format name and marker), never other entries of the folder.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from rag.loaders import LoadProblem, read_sources
 from rag.models import Document, Passage
 from rag.tokenize import TokenizerSettings, make_tokenizer
 
-from rag.index.layout import CURRENT, current_build  # noqa: F401 - re-exported
+from rag.index.layout import CURRENT, claim_index_root, current_build, mark_build, owned_builds  # noqa: F401 - CURRENT, current_build re-exported
 EMBED_BATCH = 64  # passages per cache shard: the most a kill can lose
 
 
@@ -100,7 +102,7 @@ def build_index(
     """Build a new index under `index_root` and make it current. `documents`, when given, are used
     instead of reading `sources` (which are then only recorded)."""
     progress = progress or _Silent()
-    index_root.mkdir(parents=True, exist_ok=True)
+    claim_index_root(index_root)
     with BuildLock(index_root):
         problems: list[LoadProblem] = []
         files = deleted = 0
@@ -121,6 +123,7 @@ def build_index(
         partial = index_root / f"build-{stamp}.partial"
         partial.mkdir()
         try:
+            mark_build(partial)
             report = _build_into(partial, index_root, sources, documents, problems, settings, progress)
             final = index_root / f"build-{stamp}"
             os.replace(partial, final)
@@ -245,13 +248,14 @@ def _swap_current(index_root: Path, build_name: str) -> None:
 
 
 def _remove_partials(index_root: Path) -> None:
-    for path in index_root.glob("build-*.partial"):
-        shutil.rmtree(path, ignore_errors=True)
+    for path in owned_builds(index_root):
+        if path.name.endswith(".partial"):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _remove_old_builds(index_root: Path, *, keep: str) -> None:
-    for path in index_root.glob("build-*"):
-        if path.is_dir() and path.name != keep and not path.name.endswith(".partial"):
+    for path in owned_builds(index_root):
+        if path.name != keep and not path.name.endswith(".partial"):
             shutil.rmtree(path, ignore_errors=True)
 
 
