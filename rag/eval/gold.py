@@ -4,8 +4,13 @@
      "expect": "answer" | "abstain",
      "relevant": {"doc-id": 2 | 1},          # document-level relevance: 2 key source, 1 supporting
      "required_facts": ["12\\.0 months"],     # regexes an answer's statements must match
+     "bottom": ["cemiplimab", "0\\.69"],      # regexes the bottom line itself must match (all of them)
+     "bottom_not": ["pembrolizumab"],         # regexes it must not match (what the patient progressed on)
      "bodies": ["NCCN"],                      # guideline bodies the answer should name
      "note": "..."}
+
+A gold set may sit in a folder with a `corpus.yaml` beside it (see `rag.eval.goldcorpus`) that says
+which sources and documents its questions are about, so `rag eval answers --gold` can index them.
 
 Retrieval evaluation reads it as queries + qrels (the same code path as BEIR); answer evaluation
 uses the facts, bodies and expectation.
@@ -41,6 +46,14 @@ class GoldQuestion(BaseModel):
     expect: Literal["answer", "abstain"] = Field(description="Should the engine answer or decline?")
     relevant: dict[str, int] = Field(default_factory=dict, description="doc id -> 2 (key) or 1 (supporting).")
     required_facts: list[str] = Field(default_factory=list, description="Regexes (case-insensitive) the answer must match.")
+    bottom: list[str] = Field(
+        default_factory=list,
+        description="Regexes (case-insensitive) the bottom line must all match: it answers the question as asked.",
+    )
+    bottom_not: list[str] = Field(
+        default_factory=list,
+        description="Regexes the bottom line must not match (the regimen the patient progressed on, an exploratory subgroup).",
+    )
     bodies: list[str] = Field(default_factory=list, description="Guideline bodies the answer should mention.")
     note: str | None = None
 
@@ -52,7 +65,7 @@ class GoldQuestion(BaseModel):
                 raise ValueError(f"grade of {doc!r} is {grade!r}; use 2 (key source) or 1 (supporting)")
         return value
 
-    @field_validator("required_facts")
+    @field_validator("required_facts", "bottom", "bottom_not")
     @classmethod
     def _regexes(cls, value: list[str]) -> list[str]:
         for pattern in value:
