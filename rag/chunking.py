@@ -2,7 +2,8 @@
 
 A passage is a run of whole sentences from one section whose *indexed text* (title, section path
 and body, see `indexed_text`) fits the model's maximum sequence length, so nothing is silently
-truncated at embedding time. A single sentence too long for the budget is the only thing ever cut,
+truncated at embedding time. Sentences of one paragraph are joined by a space, paragraphs and list
+items by a blank line, so a passage splits back into the same sentences. A single sentence too long for the budget is the only thing ever cut,
 at clause boundaries ("; ", ", ") first, then between words.
 """
 
@@ -15,9 +16,9 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.models import Document, Passage
-from rag.sentences import split_sentences
+from rag.sentences import split_units
 
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2  # 2: paragraph and list-item breaks kept in passage text
 SPECIAL_TOKENS = 2  # [CLS] … [SEP]
 
 
@@ -132,8 +133,11 @@ def _chunk_texts(
     def fits(piece: str) -> bool:
         return count_tokens(indexed_text(title, path, piece)) <= limit
 
-    def emit(group: list[str]) -> Iterator[str]:
-        joined = " ".join(group)
+    def join(group: list[tuple[str, bool]]) -> str:
+        return "".join(("\n\n" if new_block else " ") + piece if i else piece for i, (piece, new_block) in enumerate(group))
+
+    def emit(group: list[tuple[str, bool]]) -> Iterator[str]:
+        joined = join(group)
         if len(group) == 1 or fits(joined):
             yield joined
         else:  # the additive estimate was off for this tokenizer: split the group in two
@@ -141,16 +145,16 @@ def _chunk_texts(
             yield from emit(group[:middle])
             yield from emit(group[middle:])
 
-    current: list[str] = []
+    current: list[tuple[str, bool]] = []
     used = 0
-    for sentence in split_sentences(text):
+    for sentence, new_block in split_units(text):
         pieces = [sentence] if fits(sentence) else _split_long(sentence, fits)
-        for piece in pieces:
-            cost = count_tokens(piece)
+        for number, piece in enumerate(pieces):
+            cost = count_tokens(piece) + (1 if new_block and current else 0)
             if current and used + cost > budget:
                 yield from emit(current)
                 current, used = [], 0
-            current.append(piece)
+            current.append((piece, new_block and number == 0))
             used += cost
             if used >= settings.target_tokens:
                 yield from emit(current)

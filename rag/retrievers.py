@@ -9,8 +9,8 @@ from rag.fusion import reciprocal_rank_fusion, weighted_fusion
 from rag.index.load import Index
 from rag.models import Hit
 
-RetrieverName = Literal["bm25", "dense", "hybrid"]
-RETRIEVERS: tuple[str, ...] = ("bm25", "dense", "hybrid")
+RetrieverName = Literal["bm25", "dense", "hybrid", "ask"]
+RETRIEVERS: tuple[str, ...] = ("bm25", "dense", "hybrid", "ask")  # ask: the passages `rag ask` reads (rag.answer.gather)
 MAX_QUERY_CHARS = 4000
 FUSION_DEPTH = 100  # each side of a hybrid search contributes this many candidates
 
@@ -102,4 +102,8 @@ def make_retriever(index: Index, name: str, **options: object) -> Retriever:
         return DenseRetriever(index)
     if name == "hybrid":
         return HybridRetriever(index, **options)  # type: ignore[arg-type]
+    if name == "ask":
+        from rag.answer.gather import AskRetriever
+
+        return AskRetriever(index)
     raise QueryError(f"unknown retriever {name!r}; choose one of {', '.join(RETRIEVERS)}")

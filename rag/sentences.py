@@ -60,9 +60,21 @@ def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+_BLOCKS = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
+
+
+def split_units(text: str) -> list[tuple[str, bool]]:
+    """(sentence, starts a block) for each sentence of `text`: paragraphs and newline-separated list
+    items are blocks, so "Status: Completed" and "Phase: 2" stay apart even without periods."""
+    units: list[tuple[str, bool]] = []
+    for block in _BLOCKS.split(text):
+        for number, (start, end) in enumerate(sentence_spans(block)):
+            sentence = " ".join(block[start:end].split())
+            if sentence:
+                units.append((sentence, number == 0))
+    return units
+
+
 def split_sentences(text: str) -> list[str]:
     """The sentences of `text`, stripped; newlines-separated list items count as sentences too."""
-    sentences: list[str] = []
-    for block in re.split(r"\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)", text):
-        sentences.extend(block[s:e] for s, e in sentence_spans(block))
-    return [" ".join(s.split()) for s in sentences if s.strip()]
+    return [sentence for sentence, _ in split_units(text)]

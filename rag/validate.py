@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rag.errors import CorpusError
+from rag.knowledge import FIELD_FILE, read_field_file
 from rag.loaders import markdown
 from rag.models import IDENTIFIER_KEYS
 
@@ -35,6 +36,12 @@ def validate_corpus(folder: Path) -> tuple[list[str], int]:
             problems.append(f"{path}: section {heading!r} is empty")
         if not markdown.parse_sections(body):
             problems.append(f"{path}: no text after the front matter")
+    field_file = folder / FIELD_FILE
+    if field_file.is_file():
+        try:
+            read_field_file(field_file)
+        except CorpusError as error:
+            problems.append(str(error))
     for path, target in supersedes:
         if target not in owners:
             problems.append(f"{path}: front matter field 'supersedes': {target!r} is not a document id in {folder}")

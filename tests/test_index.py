@@ -46,10 +46,10 @@ def test_build_writes_a_self_describing_folder(fixture_index, count_tokens, max_
     assert manifest.corpus_hash == corpus_hash(documents)
     assert manifest.sources == [str(FIXTURE_CORPUS)]
     on_disk = json.loads((folder / "manifest.json").read_text())
-    assert on_disk["format_version"] == 1 and on_disk["counts"]["passages"] == expected
+    assert on_disk["format_version"] == 2 and on_disk["counts"]["passages"] == expected
     files = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
     assert {"manifest.json", "store.sqlite", "bm25/vocabulary.json", "bm25/weights.npy", "dense/vectors.faiss",
-            "dense/model.onnx", "dense/tokenizer.json", "dense/query_model.json"} <= files
+            "dense/model.onnx", "dense/tokenizer.json", "dense/query_model.json", "profile.json", "profile.sqlite"} <= files
     assert not any(name.endswith((".pkl", ".pickle")) for name in files)  # no pickle anywhere
     assert (fixture_index.root / CURRENT).read_text().strip() == folder.name
     assert not list(fixture_index.root.glob("*.partial")) and not (fixture_index.root / "build.lock").exists()
@@ -246,7 +246,7 @@ def test_open_refuses_a_mismatched_index(fixture_index, clone_index, replace_fil
     root = clone_index(fixture_index.root, "v99")
     folder = open_index(root).folder
     _edit_manifest(folder, replace_file, lambda m: m.update(format_version=99))
-    with pytest.raises(IndexStateError, match=r"manifest.json: format version 99, this rag reads 1; rebuild with `rag index build`"):
+    with pytest.raises(IndexStateError, match=r"manifest.json: format version 99, this rag reads 2; rebuild with `rag index build`"):
         open_index(root)
 
     root = clone_index(fixture_index.root, "no-counts")

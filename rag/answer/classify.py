@@ -1,129 +1,94 @@
-"""Which answer section a corpus sentence belongs to, and the guideline grade it states.
-
-The section comes first from the heading the sentence sits under (corpus headings such as
-"Efficacy", "Safety", "Limitations", "Second-line and subsequent therapy"), then from the kind of
-document and cue words in the sentence, so the rules work on any corpus, not only ours.
-"""
+"""Which answer section a corpus sentence belongs to, the role its heading gives it, and the grade it
+states. The heading comes first (source structure: NGC major recommendations, PubMed CONCLUSIONS and
+RESULTS, ClinicalTrials.gov results, label warnings and dosage), then the kind of document and the
+sentence's own cue words — all from the vocabulary and field file, so the rules hold for every loader
+and every field."""
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
+from functools import cached_property
 
 from rag.answer.models import SectionName
+from rag.knowledge import Knowledge
 
-_HEADING_RULES: list[tuple[SectionName, tuple[str, ...]]] = [
-    ("caveats", ("limitation", "supersede", "caveat", "uncertain", "not confirmed", "conflict", "gaps")),
-    ("safety", ("safety", "adverse", "warning", "precaution", "toxicit", "dosage", "dosing", "administration",
-                "immune-related", "irae", "grading", "management", "monitoring", "contraindication", "boxed")),
-    ("algorithm", ("algorithm", "sequence", "first-line", "second-line", "subsequent", "biomarker", "line of therapy")),
-    ("evidence", ("efficacy", "result", "subgroup", "survival", "response", "design", "population", "outcome",
-                  "endpoint", "analysis", "patient-reported", "quality of life")),
-    ("recommendation", ("recommendation", "indication", "regulatory", "approval", "key point", "summary", "statement")),
-]
-
-CAVEAT_CUES = re.compile(
-    r"could not be (?:confirmed|verified)|not confirmed|unverified|supersed|limitation|post hoc|exploratory|"
-    r"underpowered|not (?:a|the) recurrent|should be interpreted|caution|uncertain|no .{0,40} was found|withdr[ae]w",
-    re.IGNORECASE,
-)
-ADVERSE_CUES = re.compile(
-    r"adverse|toxicit|grade\s*(?:≥|>=)?\s*[2-5]|discontinu|warning|infusion|immune-(?:related|mediated)|irae|"
-    r"corticosteroid|steroid|prednison|methylprednisolone|hepatitis|pneumonitis|colitis|myocarditis|neuropath|"
-    r"ocular|keratitis|conjunctiv|bleeding|hemorrhage|fistula|perforation|hypertension|thrombo",
-    re.IGNORECASE,
-)
-DOSE_CUES = re.compile(r"mg/kg|\bmg\b|every \d weeks|\bq[1-6]w\b|\bdose|dosing", re.IGNORECASE)
+GUIDANCE_ROLES = ("recommendation", "conclusion")
 
 
-class _Either:
-    """A sentence mentions adverse events or dosing (what the safety section reports)."""
-
-    @staticmethod
-    def search(text: str) -> bool:
-        return bool(ADVERSE_CUES.search(text) or DOSE_CUES.search(text))
+@dataclass(frozen=True)
+class Placement:
+    section: SectionName
+    role: str | None  # the heading's role: result, design, conclusion, recommendation, background, dosing, ...
 
 
-SAFETY_CUES = _Either()
-RESULT_CUES = re.compile(
-    r"\bmedian\b|\bHR\b|hazard ratio|95%\s*CI|confidence interval|\bORR\b|response rate|\bp\s*[<=>≤]|"
-    r"\d+(?:\.\d+)?\s*(?:%|months)|\bn\s*=",
-    re.IGNORECASE,
-)
-LINE_CUES = re.compile(
-    r"first[- ]line|second[- ]line|third[- ]line|subsequent|later[- ]line|after (?:progression|platinum|first)|"
-    r"progress(?:ed|ion) (?:on|after)|previously treated|\b[123]L\b|CPS\s*(?:≥|>=)|MSI-H|dMMR|TMB-H|HER2|NTRK|RET",
-    re.IGNORECASE,
-)
-RECOMMEND_CUES = re.compile(
-    r"recommend|preferred|category|option|approv|indicat|authori[sz]|should|consider|level of evidence|"
-    r"\bLE\b|standard|useful in certain",
-    re.IGNORECASE,
-)
-NEGATIVE = re.compile(  # a statement that a source says nothing on the matter
-    r"\b(?:contains|gives|makes|has|offers|includes) no\b|\bno (?:\w+[ -]){0,3}(?:recommendation|guidance|statement|rating)s?\b|"
-    r"could not|predates?|\bnot (?:be )?(?:confirmed|located|available|verified|mentioned|named)",
-    re.IGNORECASE,
-)
-_GRADE = re.compile(
-    r"(category\s+(?:1|2A|2B|3)(?:,\s*preferred)?|\bpreferred\b|other recommended|useful in certain circumstances|"
-    r"\[\s*[IV]{1,3}\s*,\s*[A-E]\s*\]|level of evidence\s*[:=]?\s*[1-5IV]+[a-c]?|\bLE\s*[:=]?\s*[1-5]\b|"
-    r"grade\s+[A-D]\b(?! *(?:adverse|toxicit|event))|evidence level\s+[1-5IV]+|\(\s*[IV]{1,3}\s*,\s*[A-E]\s*\))",
-    re.IGNORECASE,
-)
+class Classifier:
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.knowledge = knowledge
+        self.cue = knowledge.cue
 
+    @cached_property
+    def _rules(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        return self.knowledge.heading_rules
 
-def heading_section(section_path: tuple[str, ...]) -> SectionName | None:
-    """The answer section a corpus heading maps to, innermost heading first."""
-    for heading in reversed(section_path):
-        lowered = heading.lower()
-        for name, keys in _HEADING_RULES:
-            if any(key in lowered for key in keys):
-                return name
-    return None
+    def heading_role(self, path: tuple[str, ...]) -> tuple[str, SectionName] | None:
+        """(role, section) of the innermost heading that has one."""
+        for heading in reversed(path):
+            lowered = heading.lower()
+            for role, section, keys in self._rules:
+                if any(key in lowered for key in keys):
+                    return role, section  # type: ignore[return-value]
+        return None
 
+    def roles(self, path: tuple[str, ...]) -> set[str]:
+        """Every role any heading of the path has."""
+        found = set()
+        for heading in path:
+            lowered = heading.lower()
+            for role, _, keys in self._rules:
+                if any(key in lowered for key in keys):
+                    found.add(role)
+                    break
+        return found
 
-def grade_of(sentence: str) -> str | None:
-    """The category / level of evidence as the sentence states it ('category 2A', '[I, A]', 'LE:1')."""
-    found = [m.group(0).strip() for m in _GRADE.finditer(sentence)]
-    return "; ".join(dict.fromkeys(found)) if found else None
+    def is_safety(self, sentence: str) -> bool:
+        return bool(self.cue("adverse").search(sentence) or self.cue("dose").search(sentence))
 
+    def place(self, sentence: str, path: tuple[str, ...], kind: str) -> Placement:
+        """One section per sentence. Caveat wording wins, then the heading, then document kind + cues."""
+        found = self.heading_role(path)
+        role, by_heading = found if found else (None, None)
+        result = bool(self.cue("result").search(sentence))
+        if self.cue("caveats").search(sentence) or by_heading == "caveats":
+            return Placement("caveats", role)
+        if by_heading == "safety":
+            return Placement("safety", role)
+        if kind == "guideline":
+            guidance = bool(self.roles(path) & set(GUIDANCE_ROLES)) or role is None
+            if by_heading == "algorithm" or (self.line_of(sentence) and not guidance):
+                return Placement("algorithm", role)
+            if self.is_safety(sentence) and not self.cue("recommend").search(sentence):
+                return Placement("safety", role)
+            if role in ("background", "design") and not guidance:
+                return Placement("evidence", role)
+            return Placement("recommendation", role if role else "recommendation")
+        if kind == "label":
+            if by_heading in ("recommendation", None) and not self.is_safety(sentence):
+                return Placement("recommendation", role or "recommendation")
+            if by_heading == "evidence" and role != "background" or (result and not self.is_safety(sentence)):
+                return Placement("evidence", role)
+            return Placement("safety", role)
+        if by_heading in ("evidence", "recommendation", "algorithm"):  # study design and results: dosing stays here
+            section: SectionName = "safety" if self.cue("adverse").search(sentence) and not result else "evidence"
+            return Placement(section, role)
+        if self.is_safety(sentence) and not result:
+            return Placement("safety", role)
+        return Placement("evidence", role)
 
-def assign_section(sentence: str, section_path: tuple[str, ...], kind: str) -> SectionName:
-    """One section per sentence. Caveat wording wins, then the heading, then document kind + cues."""
-    by_heading = heading_section(section_path)
-    if CAVEAT_CUES.search(sentence) or by_heading == "caveats":
-        return "caveats"
-    if by_heading == "safety":
-        return "safety"
-    if kind == "guideline":
-        if by_heading == "algorithm" or (LINE_CUES.search(sentence) and by_heading != "recommendation"):
-            return "algorithm"
-        if SAFETY_CUES.search(sentence) and not RECOMMEND_CUES.search(sentence):
-            return "safety"
-        return "recommendation"
-    if kind == "label":
-        if by_heading in ("recommendation", None) and not SAFETY_CUES.search(sentence):
-            return "recommendation"
-        if by_heading == "evidence" or RESULT_CUES.search(sentence) and not SAFETY_CUES.search(sentence):
-            return "evidence"
-        return "safety"
-    if by_heading in ("evidence", "recommendation", "algorithm"):  # trial design and results: dosing stays here
-        return "safety" if ADVERSE_CUES.search(sentence) and not RESULT_CUES.search(sentence) else "evidence"
-    if SAFETY_CUES.search(sentence) and not RESULT_CUES.search(sentence):
-        return "safety"
-    return "evidence"
+    def grade_of(self, sentence: str) -> str | None:
+        """The category / level of evidence as the sentence states it ('category 2A', '[I, A]', 'LE:1')."""
+        found = [m.group(0).strip() for m in self.knowledge.grade_pattern.finditer(sentence)]
+        return "; ".join(dict.fromkeys(found)) if found else None
 
-
-LINE_ORDER = [
-    re.compile(p, re.IGNORECASE)
-    for p in (r"first[- ]line|\b1L\b|frontline|newly diagnosed|locally advanced", r"second[- ]line|\b2L\b|after (?:progression|platinum|first)|previously treated|progress",
-              r"third[- ]line|subsequent|later[- ]line|\b3L\b", r"CPS|MSI-H|dMMR|TMB-H|HER2|NTRK|RET|biomarker")
-]
-
-
-def line_rank(sentence: str) -> int:
-    """Order of a sentence in the algorithm: first line, second line, later lines, biomarker-directed."""
-    for rank, pattern in enumerate(LINE_ORDER):
-        if pattern.search(sentence):
-            return rank
-    return len(LINE_ORDER)
+    def line_of(self, text: str) -> int | None:
+        """The line of therapy a sentence is about (1 first, 2 second, 3 later), if it says."""
+        return next((n for n, pattern in self.knowledge.lines.items() if pattern.search(text)), None)

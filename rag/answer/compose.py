@@ -1,153 +1,74 @@
-"""Compose a structured, cited answer from retrieved passages — extractively.
+"""`rag ask`: a cited answer page from the indexed corpus, extractively. The stages, each its own module:
 
-Steps: understand the question (lexicon), retrieve (BM25 on the expanded question + dense, fused
-by RRF), decide coverage (abstain when the corpus does not cover it), split the retrieved passages
-into sentences, score each sentence against the question, give each one answer section, pick the
-best per section (one statement per guideline body first, newer guidance before superseded),
-add gap statements for bodies with no passage, number the references, verify every statement
-against the passage it cites. No sentence is written that a passage does not contain.
+    prepare the question (question.py) -> gather passages (gather.py) -> decide coverage (coverage.py)
+    -> analyse and score sentences (candidates.py, scoring.py) -> select (selection.py) -> assemble (assemble.py)
+
+`Asker` holds one opened index (and its caches) for warm, repeated questions. What it knows of the
+field comes from the index's profile and the field file stored with it, never from code.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
-from rag.answer.classify import NEGATIVE, RECOMMEND_CUES, RESULT_CUES, assign_section, grade_of, heading_section, line_rank
-from rag.answer.lexicon import Lexicon, Understood, load_lexicon, understand
+from rag.answer.assemble import Extras, assemble
+from rag.answer.candidates import Candidate, PassageAnalysis, analyse_passage
+from rag.answer.classify import Classifier
+from rag.answer.coverage import decide, reports_results, term_coverage, uncovered_conditions
+from rag.answer.gather import STUDY_KINDS, Gathered, gather
+from rag.answer.models import SECTION_ORDER, Answer, AnswerSection, Statement
+from rag.answer.question import Question, prepare_question
 from rag.answer.related import related_questions
-from rag.answer.models import SECTION_ORDER, Answer, AnswerSection, Reference, SectionName, Statement
-from rag.answer.support import verify
-from rag.errors import QueryError
-from rag.fusion import reciprocal_rank_fusion
+from rag.answer.scoring import Features, relevance
+from rag.answer.selection import Ask, select
+from rag.answer.settings import AnswerSettings
 from rag.index.load import Index, open_index
-from rag.models import Document, Hit, Passage
-from rag.retrievers import BM25Retriever, DenseRetriever, check_query
+from rag.knowledge import Knowledge, load_vocabulary
+from rag.models import Document
 from rag.sentences import split_sentences
 
-MAX_QUESTION_CHARS = 2000
-RETRIEVE_DEPTH = 100  # fused candidates per retriever
-# passages considered for an answer, by document kind, in fused order (so trials are never crowded out)
-QUOTAS: dict[str, int] = {"guideline": 12, "trial": 12, "label": 6}
-OTHER_QUOTA = 4  # review, abstract, other
-PER_DOCUMENT = 6  # passages of one document at most
-NAMED_BODY_PASSAGES = 4  # best passages of each guideline body the question names, read first
-SUPERSEDED = 0.7  # relevance factor of sentences from a document that a newer one replaces
-NAMED_BODY_BOOST = 1.3  # relevance factor of sentences from a body the question names
-MAJOR_BODY_PASSAGES = 3  # ... and of each major body of the field (lexicon major_bodies)
 ANALYSIS_CACHE = 50_000  # passages whose sentence analysis an Asker keeps
-EXPAND_TRIALS = 3  # best trial documents whose results passages join the candidates
-EXPAND_PASSAGES = 3  # results passages added per such trial (all of them for the best one)
-CAPS: dict[SectionName, int] = {"recommendation": 10, "evidence": 12, "algorithm": 6, "safety": 8, "caveats": 6}
-PER_BODY = 2  # recommendation statements per guideline body
-GUIDELINE_STATEMENTS = 5  # recommendation statements from guidelines at most ...
-LABEL_STATEMENTS = 3  # ... and from regulators' labels and approvals
-LABEL_STATEMENTS_REGULATORY = 5  # ... when the question asks about approval or labelling
-GLOBAL_FLOOR = 0.2  # a statement scores at least this share of the best sentence's relevance
-RECOMMENDATION_FLOOR = 0.4  # ... and a recommendation at least this share
-SECTION_FLOOR = 0.5  # ... and this share of the best sentence of its own section
-SAME_PASSAGE = 0.8  # discount per sentence already taken from the same passage
-RANK_FLOOR = 0.4  # the retrieval rank of a sentence's passage scales its relevance between this and 1
-
-
-class AbstainSettings(BaseModel):
-    """Coverage thresholds, calibrated on the gold dev split (`python benchmarks/calibrate_abstention.py`):
-    abstain when the best passage is far (dense < min_dense), or when the question's terms are poorly
-    covered (coverage < min_coverage) and no passage is semantically close (dense < confident_dense)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    min_dense: float = 0.30
-    min_coverage: float = 0.45
-    confident_dense: float = 0.60
-
-
-@dataclass(frozen=True)
-class Candidate:
-    text: str
-    passage: Passage
-    document: Document
-    section: SectionName
-    relevance: float
-    order: int  # position of the passage in the fused ranking, then of the sentence in it
-
-
-@dataclass(frozen=True)
-class SentenceInfo:
-    text: str
-    key: str  # the text without case and punctuation, to drop repeats across passages
-    number: int
-    tokens: frozenset[str]
-    section: SectionName
-    bonus: float  # for reporting an effect estimate
-    factor: float  # for where in the document it stands
-
-
-@dataclass(frozen=True)
-class PassageAnalysis:
-    context: frozenset[str]  # tokens of the document title and section headings
-    sentences: tuple[SentenceInfo, ...]
-
-
-@dataclass(frozen=True)
-class Assessment:
-    question: str
-    understood: Understood
-    query: str
-    fused: list[Hit]
-    coverage: float
-    top_dense: float
-
-
-def check_question(question: str) -> str:
-    text = check_query(question, limit=MAX_QUESTION_CHARS, what="question", hint="type a clinical question")
-    letters = [ch for ch in text if ch.isalpha()]
-    if letters and sum(ch.isascii() for ch in letters) / len(letters) < 0.5:
-        raise QueryError("the question is not in English; the indexed corpus and the lexicon are English only")
-    return text
+SUPERSEDING = re.compile(r"supersed|replac|updat", re.IGNORECASE)
 
 
 class Asker:
-    """Answers questions from one opened index; keep it for warm, repeated questions."""
+    """Answers questions from one opened index."""
 
-    def __init__(self, index_root: Path, *, lexicon: Lexicon | None = None, abstain: AbstainSettings | None = None) -> None:
+    def __init__(self, index_root: Path, *, settings: AnswerSettings | None = None) -> None:
         self.index: Index = open_index(index_root)
-        self.lexicon = lexicon or load_lexicon()
-        self.abstain = abstain or AbstainSettings()
-        self.bm25 = BM25Retriever(self.index)
-        self.dense = DenseRetriever(self.index) if self.index.manifest.model else None
-        self._design_weights: dict[str, float] = {}
-        self._body_rows: dict[str, object] = {}
+        self.profile = self.index.profile
+        self.knowledge = Knowledge(load_vocabulary(), self.profile.summary.declared)
+        self.classifier = Classifier(self.knowledge)
+        self.settings = settings or AnswerSettings()
         self._analysis: dict[str, PassageAnalysis] = {}
+        self._designs: dict[str, str] = {}
 
-    # -- corpus facts -------------------------------------------------------------------------
+    # -- corpus facts, read lazily -------------------------------------------------------------
     @cached_property
-    def documents(self) -> dict[str, Document]:
-        return {d.id: d for d in self.index.store.documents()}
-
-    @cached_property
-    def superseded_by(self) -> dict[str, str]:
-        newer: dict[str, str] = {}
-        for document in self.documents.values():
-            for old in document.supersedes:
-                newer[old] = document.id
-        return newer
+    def scope(self) -> str:
+        return self.profile.summary.scope
 
     @cached_property
-    def _drug_tokens(self) -> set[str]:
-        """Tokens of every anticancer drug name in the lexicon (to tell which drug a sentence is about)."""
-        treatments = [g for g in self.lexicon.drugs if g not in self.lexicon.supportive]
-        return {t for generic in treatments for t in self.index.tokenize(generic) if len(t) > 3}
+    def major_bodies(self) -> list[str]:
+        return list(self.knowledge.field.major_bodies)
 
     @cached_property
-    def bodies(self) -> set[str]:
-        return {d.body for d in self.documents.values() if d.body}
+    def _drug_tokens(self) -> frozenset[str]:
+        """Tokens of every drug the corpus names (read once, when a question names a drug)."""
+        supportive = self.knowledge.supportive
+        generic = frozenset(self.index.tokenize(" ".join(self.knowledge.vocabulary.drug_generic_words)))
+        classes = set(self.knowledge.classes)
+        return frozenset(
+            t for name in self.profile.drug_corpus_names() if name not in supportive and name not in classes
+            for t in self.index.tokenize(name) if len(t) > 3 and t not in generic
+        )
+
+    @cached_property
+    def _ignored(self) -> frozenset[str]:
+        return frozenset(self.index.tokenize(" ".join(self.knowledge.question_words)))
 
     def idf(self, token: str) -> float:
         bm25 = self.index.bm25
@@ -155,400 +76,243 @@ class Asker:
         df = 0 if row is None else int(bm25.indptr[row + 1] - bm25.indptr[row])
         return math.log(1 + (bm25.n_docs - df + 0.5) / (df + 0.5))
 
-    # -- the answer ----------------------------------------------------------------------------
-    def assess(self, question: str) -> Assessment:
-        """Understand and retrieve; measure how well the corpus covers the question."""
-        question = check_question(question)
-        understood = understand(question, self.lexicon)
-        query = understood.expanded_query(question)
-        lexical = self.bm25.search(query, RETRIEVE_DEPTH)
-        dense = self.dense.search(" ".join([question, *understood.drugs]), RETRIEVE_DEPTH) if self.dense else []
-        fused = reciprocal_rank_fusion([lexical, dense], 2 * RETRIEVE_DEPTH)
-        top = self.index.store.by_ids([h.passage_id for h in fused[:10]])
-        coverage = self._coverage(self._coverage_terms(understood.normalized_question(question)), top)
-        return Assessment(question, understood, query, fused, coverage, dense[0].score if dense else 1.0)
-
-    def uncovered_reason(self, assessment: Assessment) -> str | None:
-        """Why the corpus does not cover the question, or None when it does."""
-        other = self.lexicon.outside_scope(assessment.question)
-        if other:
-            return f"The question is about {other}, which the indexed corpus does not cover."
-        settings = self.abstain
-        poorly_covered = assessment.coverage < settings.min_coverage and assessment.top_dense < settings.confident_dense
-        if not assessment.fused or poorly_covered or assessment.top_dense < settings.min_dense:
-            return (
-                f"The indexed corpus does not cover this question (term coverage {assessment.coverage:.2f}, "
-                f"best passage similarity {assessment.top_dense:.2f})."
-            )
-        return None
-
-    def ask(self, question: str) -> Answer:
-        assessment = self.assess(question)
-        reason = self.uncovered_reason(assessment)
-        if reason:
-            return self._abstain(assessment.question, reason)
-        ranked = self._expand(self._diverse(assessment.fused, self._body_passages(assessment)))
-        terms = self._scoring_terms(assessment.understood.normalized_question(assessment.question))
-        candidates = self._candidates(ranked, terms, assessment.understood)
-        return self._compose(assessment.question, assessment.understood, candidates)
-
-    def _expand(self, positioned: list[tuple[int, Hit]]) -> list[tuple[int, Passage]]:
-        """(position, passage) pairs: the retrieved passages, plus — for the best trial documents —
-        their results passages, placed at the rank of the document's first hit (a relevant trial's
-        primary results are relevant even when the question does not use their words)."""
-        passages = self.index.store.by_ids([h.passage_id for _, h in positioned])
-        ranked = [(position, passage) for (position, _), passage in zip(positioned, passages, strict=True)]
-        present = {p.id for p in passages}
-        trials: list[tuple[int, str]] = []
-        for position, passage in ranked:
-            kind = self.documents[passage.doc_id].kind
-            if kind in ("trial", "abstract") and passage.doc_id not in {d for _, d in trials}:
-                trials.append((position, passage.doc_id))
-        for number, (position, doc_id) in enumerate(trials[:EXPAND_TRIALS]):
-            added = 0
-            for passage in self.index.store.passages_of(doc_id):
-                if (number > 0 and added >= EXPAND_PASSAGES) or passage.id in present:
-                    continue
-                if heading_section(passage.section) == "evidence" and RESULT_CUES.search(passage.text):
-                    ranked.append((position, passage))
-                    present.add(passage.id)
-                    added += 1
-        return sorted(ranked, key=lambda pair: pair[0])
-
-    def evidence_weight(self, doc_id: str) -> float:
-        """Study design from the document's title and first passage: randomized phase 3 > phase 2 >
-        observational / case report."""
-        if doc_id not in self._design_weights:
-            document = self.documents[doc_id]
-            first = self.index.store.passages_of(doc_id)[:1]
-            text = f"{document.title} {first[0].text if first else ''}".lower()
-            if document.kind not in ("trial", "abstract", "other", "review"):
-                weight = 1.0
-            elif re.search(r"phase (?:3|iii)\b|randomi[sz]ed", text):
-                weight = 1.0
-            elif re.search(r"phase (?:2|ii)\b|single-arm|pooled", text):
-                weight = 0.85
-            else:
-                weight = 0.7
-            self._design_weights[doc_id] = weight
-        return self._design_weights[doc_id]
-
-    def _body_passages(self, assessment: Assessment) -> list[Hit]:
-        """The best passages of each guideline body the question names ("what does ESGO say") and of
-        the field's major bodies, best first (named bodies before the others): those documents must be
-        read even when other passages outrank them; whether a sentence of them is relevant enough to
-        quote is decided per sentence."""
-        import numpy as np
-
-        named = list(assessment.understood.bodies)
-        wanted = [(b, NAMED_BODY_PASSAGES) for b in named] + [
-            (b, MAJOR_BODY_PASSAGES) for b in self.lexicon.major_bodies if b not in named
+    def terms(self, text: str, *, known_numbers_only: bool = False) -> dict[str, float]:
+        """Question terms with their idf: no question words, compounds counted through their parts;
+        for coverage, numbers the corpus has never seen ("52", "5f") are details of the case, not its topic."""
+        vocabulary = self.index.bm25.vocabulary
+        tokens = [
+            t for t in self.index.tokenize(text)
+            if (len(t) > 1 or t.isdigit()) and t not in self._ignored and not ("-" in t or "/" in t)
+            and not (known_numbers_only and any(ch.isdigit() for ch in t) and t not in vocabulary)
         ]
-        focus = self._scoring_terms(assessment.understood.normalized_question(assessment.question))
-        scores = self.index.bm25.scores(list(focus))  # the question's own terms, not the body names
-        found: list[tuple[bool, float, int]] = []
-        for body, count in wanted:
-            rows = self._rows_of_body(body)
-            best = rows[np.argsort(-scores[rows], kind="stable")[:count]] if len(rows) else []
-            found.extend((body not in named, -float(scores[r]), int(r)) for r in best if scores[r] > 0)
-        found.sort()
-        passages = self.index.store.by_rows([row for _, _, row in found])
-        return [Hit(passage_id=p.id, doc_id=p.doc_id, score=-score, rank=i + 1) for i, (p, (_, score, _)) in enumerate(zip(passages, found, strict=True))]
-
-    def _rows_of_body(self, body: str):  # -> np.ndarray
-        import numpy as np
-
-        if body not in self._body_rows:
-            doc_ids = [d.id for d in self.documents.values() if d.body == body and d.id not in self.superseded_by]
-            self._body_rows[body] = np.asarray(self.index.store.rows_of_documents(doc_ids), dtype=np.int64)
-        return self._body_rows[body]
-
-    def _diverse(self, fused: list[Hit], lead: list[Hit]) -> list[tuple[int, Hit]]:
-        """Fused hits filtered to per-kind quotas and a per-document cap, in fused order, each with
-        its rank among hits of its own kind (sections draw mostly on one kind: guidelines feed the
-        recommendation, trials the evidence, so a trial's rank is judged against other trials); then
-        the `lead` passages of guideline bodies not already in, outside the quotas, ranked among
-        themselves."""
-        taken: dict[str, int] = defaultdict(int)
-        per_document: dict[str, int] = defaultdict(int)
-        out: list[tuple[int, Hit]] = []
-        for hit in fused:
-            kind = self.documents[hit.doc_id].kind
-            group = kind if kind in QUOTAS else "other"
-            if taken[group] >= QUOTAS.get(group, OTHER_QUOTA) or per_document[hit.doc_id] >= PER_DOCUMENT:
-                continue
-            out.append((taken[group], hit))
-            taken[group] += 1
-            per_document[hit.doc_id] += 1
-        included = {h.passage_id for _, h in out}
-        for rank, hit in enumerate(lead):
-            if hit.passage_id not in included and per_document[hit.doc_id] < PER_DOCUMENT:
-                out.append((rank, hit))
-                per_document[hit.doc_id] += 1
-        return out
-
-    @cached_property
-    def _ignored_terms(self) -> frozenset[str]:
-        return frozenset(self.index.tokenize(" ".join(self.lexicon.question_word_set)))
-
-    def _question_terms(self, query: str) -> dict[str, float]:
-        tokens = [t for t in self.index.tokenize(query) if (len(t) > 1 or t.isdigit()) and t not in self._ignored_terms]
         return {t: self.idf(t) for t in dict.fromkeys(tokens)}
 
-    def _scoring_terms(self, text: str) -> dict[str, float]:
-        """Terms a sentence is scored against: the question in the corpus's words (brands, abbreviations
-        and misspellings already rewritten), compounds counted through their parts."""
-        return {t: w for t, w in self._question_terms(text).items() if not ("-" in t or "/" in t)}
-
-    def _coverage_terms(self, text: str) -> dict[str, float]:
-        """Question terms that say what it is about: numbers and ages the corpus has never seen
-        ("52", "5f") are details of the case, not of the topic, and are left out; so are compounds
-        ("curative-intent"), whose parts are counted instead."""
-        bm25 = self.index.bm25
-        return {
-            t: w for t, w in self._question_terms(text).items()
-            if (not any(ch.isdigit() for ch in t) or t in bm25.vocabulary) and not ("-" in t or "/" in t)
-        }
-
-    def _coverage(self, terms: dict[str, float], passages: list[Passage]) -> float:
-        """IDF-weighted share of the question's terms found in the top passages (terms the corpus
-        has never seen weigh the most, so a question about another disease scores low)."""
-        if not terms:
-            return 0.0
-        seen: set[str] = set()
-        for passage in passages:
-            analysis = self._sentences(passage)
-            seen.update(analysis.context)
-            for info in analysis.sentences:
-                seen.update(info.tokens)
-        total = sum(terms.values())
-        return sum(w for t, w in terms.items() if t in seen) / total if total else 0.0
-
-    def _sentences(self, passage: Passage) -> PassageAnalysis:
-        """Sentences of a passage with their tokens, answer section and fixed weights (cached: the
-        corpus does not change under an Asker, so repeated questions reuse the work)."""
+    def analysis(self, passage, document: Document) -> PassageAnalysis:
         cached = self._analysis.get(passage.id)
-        if cached is not None:
-            return cached
-        document = self.documents[passage.doc_id]
-        context = frozenset(self.index.tokenize(f"{document.title} {' '.join(passage.section)}"))
-        enrolment = heading_section(passage.section[-1:]) == "evidence" and bool(
-            re.search(r"design|population|baseline", " ".join(passage.section), re.IGNORECASE)
-        )
-        sentences: list[SentenceInfo] = []
-        for number, sentence in enumerate(split_sentences(passage.text)):
-            if len(sentence) < 25:
-                continue
-            section = assign_section(sentence, passage.section, document.kind)
-            bonus = 0.0
-            if section == "evidence" and RESULT_CUES.search(sentence):
-                # effect estimates first, and overall survival, the endpoint that decides practice, before others
-                bonus = 0.25 + (0.1 if OVERALL_SURVIVAL.search(sentence) else 0.0)
-            factor = 0.8 if section == "evidence" and enrolment else 1.0  # who was enrolled < what happened to them
-            key = re.sub(r"\W+", " ", sentence.lower()).strip()
-            sentences.append(SentenceInfo(sentence, key, number, frozenset(self.index.tokenize(sentence)), section, bonus, factor))
-        analysis = PassageAnalysis(context=context, sentences=tuple(sentences))
-        if len(self._analysis) >= ANALYSIS_CACHE:
-            self._analysis.pop(next(iter(self._analysis)))
-        self._analysis[passage.id] = analysis
-        return analysis
+        if cached is None:
+            cached = analyse_passage(passage, document, classifier=self.classifier, knowledge=self.knowledge, tokenize=self.index.tokenize)
+            if len(self._analysis) >= ANALYSIS_CACHE:
+                self._analysis.pop(next(iter(self._analysis)))
+            self._analysis[passage.id] = cached
+        return cached
 
-    def _candidates(self, ranked: list[tuple[int, Passage]], terms: dict[str, float], understood: Understood) -> list[Candidate]:
+    def design(self, document: Document) -> str:
+        """Study design from the title and first passage: phase3 (randomized), phase2, other; none for
+        guidelines and labels."""
+        if document.id not in self._designs:
+            if document.kind not in (*STUDY_KINDS, "other", "review"):
+                self._designs[document.id] = "none"
+            else:
+                first = self.index.store.passages_of(document.id)[:1]
+                text = f"{document.title} {first[0].text if first else ''}"
+                designs = self.knowledge.designs
+                self._designs[document.id] = (
+                    "phase3" if designs["phase3"].search(text) else "phase2" if designs["phase2"].search(text) else "other"
+                )
+        return self._designs[document.id]
+
+    # -- stages ----------------------------------------------------------------------------------
+    def prepare(self, question: str) -> Question:
+        return prepare_question(question, self.knowledge, self.profile, vocabulary=self.index.bm25.vocabulary, tokenize=self.index.tokenize)
+
+    def gather(self, question: Question) -> Gathered:
+        return gather(question, self.index, self.knowledge, self.settings.retrieval, major_bodies=self.major_bodies, classifier=self.classifier)
+
+    def ask(self, question: str, *, full: bool = False) -> Answer:
+        prepared = self.prepare(question)
+        gathered = self.gather(prepared)
+        settings = self.settings.abstain
+        top = self.index.store.by_ids([h.passage_id for h in gathered.fused[: settings.coverage_passages]])
+        top_docs = self.index.store.documents_by_ids({p.doc_id for p in top})
+        analyses = [self.analysis(p, top_docs[p.doc_id]) for p in top]
+        seen = set().union(*(a.context | frozenset().union(*(s.tokens for s in a.sentences)) for a in analyses)) if analyses else set()
+        coverage = term_coverage(self.terms(prepared.normalized, known_numbers_only=True), seen)
+        token_sets = [frozenset().union(*(s.tokens for s in a.sentences)) if a.sentences else frozenset() for a in analyses]
+        covered, uncovered = uncovered_conditions(prepared, self.knowledge, self.profile, self.index.tokenize, token_sets, settings)
+        verdict = decide(
+            prepared, has_hits=bool(gathered.fused), coverage=coverage, top_dense=gathered.top_dense,
+            covered=covered, uncovered=uncovered, scope=self.scope, settings=settings,
+        )
+        if verdict.abstain:
+            return self._abstain(prepared, verdict.reason or "")
+        candidates = self.candidates(prepared, gathered)
+        leading = [c for c in candidates if c.document_rank == 0]
+        if prepared.intent == "efficacy" and leading and leading[0].kind in STUDY_KINDS and not reports_results(
+            candidates, documents=settings.results_documents
+        ):
+            return self._abstain(prepared, f"The indexed corpus reports no results that answer this question. It covers {self.scope}.")
+        ask = Ask(
+            intents=prepared.intents, bodies=prepared.bodies, regulatory=prepared.asks("regulatory"),
+            prior_tokens=self._tokens_of([*prepared.prior, *prepared.prior_named]), line=prepared.line,
+            terms=self.terms(prepared.normalized), subgroups=prepared.asks("subgroup"),
+        )
+        selection = select(candidates, ask, self.settings.selection, full=full)
+        quoted = set(selection.documents)
+        shown = [*selection.bottom, *(c for items in selection.sections.values() for c in items)]
+        extras = Extras(
+            lead_gaps=verdict.lead_gaps,
+            caveats=self._superseded_notes(gathered, {c.text for c in candidates if c.document.id in quoted}),
+            gaps=self._gaps(prepared, {c.body for c in shown if c.body}),
+            related=related_questions(prepared, self.knowledge),
+        )
+        return assemble(prepared.text, selection, extras, body_kind=self.knowledge.body_kind, exclusions=selection.exclusions,
+                        settings_hash=self.settings.config_hash(), word_budget=None if full else self.settings.selection.word_budget)
+
+    def candidates(self, question: Question, gathered: Gathered) -> list[Candidate]:
+        scoring = self.settings.scoring
+        terms = self.terms(question.normalized)
         total = sum(terms.values()) or 1.0
-        drug_tokens = {t for d in understood.drugs for t in self.index.tokenize(d) if len(t) > 3}
-        class_tokens = {
-            t for name, members in self.lexicon.classes.items() if set(members) & set(understood.drugs)
-            for t in self.index.tokenize(name) if len(t) > 3
-        }
-        other_drug_tokens = self._drug_tokens - drug_tokens
+        sequence = [t for t in self.index.tokenize(question.rewritten or question.normalized) if t in terms]
+        asked_terms = {t for t in self.index.tokenize(" ".join(question.asked)) if t in terms}
+        pairs = {(a, b) for a, b in zip(sequence, sequence[1:]) if a != b}
+        asked = self._tokens_of(question.drugs)
+        related = [c for c, ms in self.knowledge.classes.items() if set(ms) & set(question.drugs)]
+        members = set(question.class_members) | {m for c in related for m in self.knowledge.classes[c]}
+        class_tokens = self._tokens_of([*question.classes, *related])
+        # a class the question names is matched by a sentence naming one of its members ("steroids": prednisone)
+        equivalent = {t: self._tokens_of(self.knowledge.classes.get(c, [])) for c in question.classes for t in self.index.tokenize(c)}
+        other = (self._drug_tokens - asked - self._tokens_of(members)) if asked else frozenset()
+        prior = self._tokens_of(self._with_class_mates(question.prior))
+        superseded = self.index.store.superseded_by(gathered.documents)
+        bodies = self.index.store.body_of(gathered.documents)
+        regions = set(question.regions)
+        intents = [self.knowledge.intents[i][1] for i in question.intents[:2]]
         out: list[Candidate] = []
         seen: set[str] = set()
-        for position, passage in ranked:
-            document = self.documents[passage.doc_id]
-            design = self.evidence_weight(document.id)
-            analysis = self._sentences(passage)
-            context = analysis.context
-            rank_weight = RANK_FLOOR + (1 - RANK_FLOOR) / (1.0 + position / 6.0)
+        for position, passage in gathered.ranked:
+            document = gathered.documents.get(passage.doc_id)
+            if document is None:
+                continue
+            analysis = self.analysis(passage, document)
+            body = bodies.get(document.id)
+            region = self.knowledge.body_region(body) if body else None
+            design = self.design(document)
+            rank = gathered.document_rank.get(document.id, len(gathered.document_rank))
             for info in analysis.sentences:
                 if info.key in seen:
                     continue
                 seen.add(info.key)
                 tokens = info.tokens
-                overlap = sum(w for t, w in terms.items() if t in tokens) / total
-                context_overlap = sum(w for t, w in terms.items() if t in context and t not in tokens) / total
-                relevance = design * rank_weight * info.factor * (0.25 + overlap + 0.3 * context_overlap + info.bonus)
-                if document.id in self.superseded_by:
-                    relevance *= SUPERSEDED  # newer guidance of the same body leads; the older is still quoted
-                if document.body in understood.bodies:
-                    relevance *= NAMED_BODY_BOOST  # the question asks what this body says
-                if drug_tokens and not (drug_tokens & (tokens | context)):
-                    if other_drug_tokens & tokens:
-                        relevance *= 0.5  # about another drug than the one the question names
-                    elif not (class_tokens & (tokens | context)):
-                        relevance *= 0.6  # about neither the drug nor its class
-                out.append(Candidate(info.text, passage, document, info.section, relevance, position * 1000 + info.number))
+                here = tokens | analysis.context
+                if not asked:
+                    match = "n/a"
+                elif asked & here:
+                    match = "asked"
+                elif class_tokens & here:
+                    match = "class"
+                elif other & tokens:
+                    match = "other"
+                else:
+                    match = "none"
+                matched = {t for t in terms if t in tokens or (t in equivalent and equivalent[t] & tokens)}
+                mentioned = (self._drug_tokens & tokens) if prior else frozenset()
+                about_prior = bool(mentioned and mentioned <= prior)
+                recommends_prior = about_prior and info.recommend
+                intent_match = any(p.search(info.text) or p.search(analysis.heading_text) for p in intents)
+                aspect = {t: w * (2.0 if t in asked_terms else 1.0) for t, w in terms.items() if t not in analysis.title}
+                aspect_total = sum(aspect.values())
+                found_aspect = sum(w for t, w in aspect.items() if t in matched or t in analysis.headings)
+                features = Features(
+                    overlap=sum(terms[t] for t in matched) / total,
+                    context_overlap=sum(w for t, w in terms.items() if t in analysis.context and t not in matched) / total,
+                    phrase_overlap=len(pairs & (info.bigrams | analysis.heading_bigrams)) / len(pairs) if pairs else 0.0,
+                    short=sum(w.isalpha() for w in info.text.split()) <= scoring.short_words,
+                    aspect_overlap=found_aspect / aspect_total if aspect_total else 0.0,
+                    position=position,
+                    document_rank=rank,
+                    design=design,  # type: ignore[arg-type]
+                    section=info.section,
+                    role=info.role,
+                    result=info.result,
+                    survival=info.survival,
+                    intent_match=intent_match,
+                    superseded=document.id in superseded,
+                    named_body=body in question.bodies if body else False,
+                    drug_match=match,  # type: ignore[arg-type]
+                    prior=recommends_prior,
+                    prior_topic=about_prior,
+                    wrong_line=bool(question.line and info.line and info.line != question.line),
+                    right_line=bool(question.line and info.line == question.line),
+                    region_match=bool(region and region in regions),
+                    dependent=info.dependent,
+                    design_asked=question.asks("design", "eligibility"),
+                )
+                out.append(Candidate(
+                    info=info, passage=passage, document=document, body=body, relevance=relevance(features, scoring),
+                    order=position * 1000 + info.number, document_rank=rank, superseded=document.id in superseded,
+                    prior=recommends_prior, prior_topic=about_prior, intent_match=intent_match,
+                ))
         return out
 
-    def _compose(self, question: str, understood: Understood, candidates: list[Candidate]) -> Answer:
-        best = sorted(candidates, key=lambda c: (-c.relevance, c.order))
-        floor = best[0].relevance * GLOBAL_FLOOR if best else 0.0
-        section_best: dict[str, float] = {}
-        for candidate in best:
-            section_best.setdefault(candidate.section, candidate.relevance)
-        chosen: dict[SectionName, list[Candidate]] = defaultdict(list)
-        used: set[str] = set()
-        retrieved_docs = {c.document.id for c in candidates}
+    def _with_class_mates(self, drugs) -> list[str]:
+        """The drugs and the members of the smallest class of each (after carboplatin, cisplatin is no
+        new option; after one anti-PD-1 antibody, another is not either)."""
+        out = list(drugs)
+        for drug in drugs:
+            classes = [ms for ms in self.knowledge.classes.values() if drug in ms]
+            if classes:
+                out.extend(min(classes, key=len))
+        return list(dict.fromkeys(out))
 
-        def take(section: SectionName, candidate: Candidate) -> None:
-            chosen[section].append(candidate)
-            used.add(candidate.text)
+    def _tokens_of(self, names) -> frozenset[str]:
+        return frozenset(t for n in names for t in self.index.tokenize(n) if len(t) > 3)
 
-        def current(candidate: Candidate) -> bool:
-            newer = self.superseded_by.get(candidate.document.id)
-            return newer is None
-
-        # recommendation: guideline bodies first (newest guidance only), then regulators; within each,
-        # positive statements ("recommends", "approved") before negative ones ("no recommendation on")
-        per_body: dict[str, int] = defaultdict(int)
-        regulatory = bool(REGULATORY.search(question))  # "is it approved in the EU?": regulators' statements lead
-        label_cap, body_cap = (LABEL_STATEMENTS_REGULATORY, PER_BODY + 1) if regulatory else (LABEL_STATEMENTS, PER_BODY)
-        for kinds, cap in ((("guideline",), GUIDELINE_STATEMENTS), (("label",), label_cap)):
-            pool = [
-                c for c in best
-                if c.document.kind in kinds and c.section in ("recommendation", "algorithm") and current(c)
-                and c.relevance >= RECOMMENDATION_FLOOR * best[0].relevance and RECOMMEND_CUES.search(c.text)
-            ]
-            taken = 0
-            for candidate in sorted(pool, key=lambda c: (bool(NEGATIVE.search(c.text)), -c.relevance, c.order)):
-                body = candidate.document.body or candidate.document.id
-                if per_body[body] < (body_cap if kinds == ("label",) else PER_BODY) and taken < cap:
-                    per_body[body] += 1
-                    taken += 1
-                    take("recommendation", candidate)
-        for section in ("caveats", "safety", "evidence", "algorithm"):
-            threshold = max(floor, SECTION_FLOOR * section_best.get(section, 0.0))
-            pool = [
-                c for c in best
-                if c.section == section and c.text not in used and c.relevance >= threshold
-            ]
-            for candidate in _diverse_pick(pool, CAPS[section] - len(chosen[section])):
-                take(section, candidate)
-        chosen["algorithm"].sort(key=lambda c: (line_rank(c.text), -c.relevance, c.order))
-        chosen["caveats"].extend(self._superseded_notes(retrieved_docs, used))
-
-        references: dict[str, Reference] = {}
-
-        def cite(candidate: Candidate) -> int:
-            if candidate.passage.id not in references:
-                references[candidate.passage.id] = _reference(len(references) + 1, candidate)
-            return references[candidate.passage.id].number
-
-        sections: list[AnswerSection] = []
-        for name in SECTION_ORDER:
-            statements = [
-                Statement(
-                    text=c.text,
-                    citations=[cite(c)],
-                    kind="fact",
-                    body=c.document.body if c.document.kind in ("guideline", "label") else None,
-                    grade=grade_of(c.text) if c.document.kind == "guideline" else None,
-                )
-                for c in chosen[name]
-            ]
-            if name == "caveats":
-                statements.extend(self._gaps(understood, retrieved_docs))
-            sections.append(AnswerSection(name=name, statements=statements))
-        by_number = {r.number: r for r in references.values()}
-        sections = [
-            s.model_copy(update={"statements": [v for st in s.statements if (v := verify(st, by_number))]}) for s in sections
-        ]
-        cited = {n for s in sections for st in s.statements for n in st.citations}
-        kept = sorted((r for r in by_number.values() if r.number in cited), key=lambda r: r.number)
-        return Answer(
-            question=question,
-            abstained=False,
-            sections=sections,
-            references=kept,
-            related_questions=related_questions(question, understood, self.lexicon),
-        )
-
-    def _superseded_notes(self, retrieved_docs: set[str], used: set[str]) -> list[Candidate]:
-        """For each retrieved document that a newer one replaces: the newer document's own sentence
-        that says so (a real passage, cited)."""
+    def _superseded_notes(self, gathered: Gathered, used: set[str]) -> list[Candidate]:
+        """For each retrieved document that a newer one replaces: the newer document's own sentence that
+        says so (a real passage, cited)."""
         notes: list[Candidate] = []
-        for old in sorted(retrieved_docs):
-            newer = self.superseded_by.get(old)
-            if not newer:
+        leading = sorted(gathered.document_rank, key=gathered.document_rank.get)[: self.settings.selection.documents]
+        newer_of = self.index.store.superseded_by(leading)
+        newer_docs = self.index.store.documents_by_ids(newer_of.values())
+        bodies = self.index.store.body_of(newer_docs)
+        for old in sorted(newer_of):
+            newer = newer_docs.get(newer_of[old])
+            if newer is None:
                 continue
-            for passage in self.index.store.passages_of(newer):
-                sentence = next((s for s in split_sentences(passage.text) if re.search(r"supersed|replac|updat", s, re.I)), None)
+            for passage in self.index.store.passages_of(newer.id):
+                sentence = next((s for s in split_sentences(passage.text) if SUPERSEDING.search(s)), None)
                 if sentence and sentence not in used:
                     used.add(sentence)
-                    document = self.documents[newer]
-                    notes.append(Candidate(sentence, passage, document, "caveats", 0.0, 10**9))
+                    info = next((i for i in self.analysis(passage, newer).sentences if i.text == sentence), None)
+                    if info is not None:
+                        notes.append(Candidate(info=info, passage=passage, document=newer, body=bodies.get(newer.id), relevance=0.0,
+                                               order=10**9, document_rank=10**6))
                     break
         return notes
 
-    def _gaps(self, understood: Understood, retrieved_docs: set[str]) -> list[Statement]:
-        """'No ESMO recommendation on … was found in the indexed corpus' for each body the question
-        names, or each major body of the field, that no retrieved passage comes from."""
-        retrieved_bodies = {self.documents[d].body for d in retrieved_docs}
-        topic = " and ".join(understood.drugs) if understood.drugs else "this question"
-        wanted = list(dict.fromkeys([*understood.bodies, *self.lexicon.major_bodies]))
+    def _gaps(self, question: Question, quoted_bodies: set[str]) -> list[Statement]:
+        """'No ESMO guidance on … was found in the indexed corpus' for each body the question names, or
+        each major body the field file declares, that the page quotes nothing of (its passages were read
+        and none answers); and what is not offered because the patient already had it."""
+        retrieved = quoted_bodies
+        present = self.profile.bodies([*question.bodies, *self.major_bodies])
+        topic = " and ".join(question.drugs) if question.drugs else "this question"
         gaps: list[Statement] = []
-        for body in wanted:
-            if body in retrieved_bodies:
+        for body in dict.fromkeys([*question.bodies, *self.major_bodies]):
+            if body in retrieved:
                 continue
-            what = "guidance" if body in self.bodies else "document"
-            gaps.append(Statement(text=f"No {body} {'recommendation' if what == 'guidance' else what} on {topic} was found in the indexed corpus.", kind="gap", body=body))
+            text = (f"No {body} guidance on {topic} was found in the indexed corpus." if body in present
+                    else f"No {body} document is in the indexed corpus.")
+            gaps.append(Statement(text=text, kind="gap", body=body, tags=["gap"]))
+        if question.prior_named:
+            named = ", ".join(question.prior_named)
+            gaps.append(Statement(
+                text=f"Not offered as the next option: {named} (the question says the patient already had it).",
+                kind="gap", tags=["not offered"],
+            ))
         return gaps
 
-    def _abstain(self, question: str, reason: str) -> Answer:
+    def _abstain(self, question: Question, reason: str) -> Answer:
         return Answer(
-            question=question,
+            question=question.text,
             abstained=True,
-            abstain_reason=f"{reason} It covers {self.lexicon.scope}.",
+            abstain_reason=reason,
             sections=[AnswerSection(name=name) for name in SECTION_ORDER],
             references=[],
-            related_questions=related_questions(question, understand(question, self.lexicon), self.lexicon)[:3],
+            related_questions=related_questions(question, self.knowledge)[:3],
+            settings_hash=self.settings.config_hash(),
         )
 
 
-REGULATORY = re.compile(r"approv|\blabel|indicat|authori[sz]|licens|\bFDA\b|\bEMA\b|\bPMDA\b|health canada", re.IGNORECASE)
-OVERALL_SURVIVAL = re.compile(r"overall survival|\bOS\b", re.IGNORECASE)
-
-
-def _diverse_pick(pool: list[Candidate], n: int) -> list[Candidate]:
-    """Greedy pick of n candidates by relevance, discounting further sentences of an already used
-    passage, so one passage does not fill a section alone."""
-    picked: list[Candidate] = []
-    from_passage: dict[str, int] = defaultdict(int)
-    remaining = list(pool)
-
-    def gain(candidate: Candidate) -> tuple[float, int]:
-        return candidate.relevance * SAME_PASSAGE ** from_passage[candidate.passage.id], -candidate.order
-
-    while remaining and len(picked) < n:
-        top = max(remaining, key=gain)
-        picked.append(top)
-        from_passage[top.passage.id] += 1
-        remaining.remove(top)
-    return picked
-
-
-def _reference(number: int, candidate: Candidate) -> Reference:
-    document = candidate.document
-    return Reference(
-        number=number,
-        passage_id=candidate.passage.id,
-        doc_id=document.id,
-        title=document.title,
-        source=document.source_line(),
-        year=document.year,
-        identifiers=document.identifiers,
-        quote=candidate.passage.text,
-    )
-
-
-def ask(question: str, *, index_root: Path) -> Answer:
-    return Asker(index_root).ask(question)
+def ask(question: str, *, index_root: Path, full: bool = False) -> Answer:
+    return Asker(index_root).ask(question, full=full)

@@ -1,11 +1,13 @@
-"""Related questions for an answer page: the lexicon's templates for the drugs the question names,
-then its general questions that the asked question does not already cover."""
+"""Related questions for an answer page: the field file's templates for the drugs the question names,
+then its general questions that the asked question does not already cover; without a field file, the
+vocabulary's field-independent templates."""
 
 from __future__ import annotations
 
 import re
 
-from rag.answer.lexicon import Lexicon, Understood
+from rag.answer.question import Question
+from rag.knowledge import Knowledge
 
 MAX_RELATED = 5
 
@@ -14,12 +16,13 @@ def _content_words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z0-9\-]+", text.lower()) if len(w) > 3}
 
 
-def related_questions(question: str, understood: Understood, lexicon: Lexicon) -> list[str]:
+def related_questions(question: Question, knowledge: Knowledge) -> list[str]:
     """Up to five follow-up questions (deterministic)."""
-    out = [template.format(drug=drug) for drug in understood.drugs[:2] for template in lexicon.related["per_drug"]]
-    asked = _content_words(question)
-    for general in lexicon.related["general"]:
+    templates = knowledge.field.related if (knowledge.field.related.per_drug or knowledge.field.related.general) else knowledge.vocabulary.related
+    out = [template.format(drug=drug) for drug in question.drugs[:2] for template in templates.per_drug]
+    asked = _content_words(question.text)
+    for general in templates.general:
         words = _content_words(general)
         if len(words & asked) < len(words) / 2:  # not a rewording of the question itself
             out.append(general)
-    return list(dict.fromkeys(out))[:MAX_RELATED]
+    return [q for q in dict.fromkeys(out) if _content_words(q) - asked][:MAX_RELATED]

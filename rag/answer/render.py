@@ -1,4 +1,6 @@
-"""The answer page for people: a terminal page (rich) and Markdown for pasting into a note."""
+"""The answer page for people: a terminal page (rich) and Markdown for pasting into a note. Both show
+the bottom line first, the sections in the order the answer gives them, then one reference per
+source document with the passages cited (their ids open with `rag show`)."""
 
 from __future__ import annotations
 
@@ -6,14 +8,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from rag.answer.classify import NEGATIVE
-from rag.answer.models import Answer, AnswerSection, Statement
+from rag.answer.models import Answer, AnswerSection, Reference, Statement
+from rag.text import printable
 
 TITLES = {
     "recommendation": "Recommendation",
     "evidence": "Evidence",
     "algorithm": "Treatment algorithm",
-    "safety": "Safety",
+    "safety": "Safety and dosing",
     "caveats": "Caveats",
 }
 EMPTY = "No passage in the indexed corpus addresses this."
@@ -29,35 +31,40 @@ def _marks(statement: Statement) -> str:
     return "".join(f"[{n}]" for n in statement.citations)
 
 
-def bottom_line(answer: Answer) -> Statement | None:
-    """The first recommendation that says what to do (not that a source is silent), else the first
-    evidence statement."""
-    for name in ("recommendation", "evidence"):
-        statements = [s for s in answer.section(name).statements if s.kind == "fact" and not NEGATIVE.search(s.text)]
-        if statements:
-            return statements[0]
-    return None
+def _tags(statement: Statement) -> str:
+    shown = [t for t in statement.tags if t not in ("gap",)]
+    return f" ({'; '.join(shown)})" if shown else ""
+
+
+def _locators(reference: Reference) -> str:
+    parts = []
+    for loc in reference.locators:
+        where = loc.section or "text"
+        if loc.page:
+            where += f", p. {loc.page}"
+        parts.append(f"{where} `{loc.passage_id}`")
+    return "; ".join(parts)
 
 
 def to_markdown(answer: Answer) -> str:
-    lines = [f"# {answer.question}", ""]
+    lines = [f"# {printable(answer.question)}", ""]
     if answer.abstained:
-        lines += ["**Not covered by the indexed corpus.**", "", answer.abstain_reason or "", ""]
+        lines += ["**Not covered by the indexed corpus.**", "", printable(answer.abstain_reason or ""), ""]
     else:
-        top = bottom_line(answer)
-        if top:
-            lines += [f"**Bottom line.** {_label(top)}{top.text} {_marks(top)}", ""]
+        if answer.bottom_line:
+            lines += ["**Bottom line.** " + " ".join(f"{printable(_label(st) + st.text)}{_tags(st)} {_marks(st)}".strip() for st in answer.bottom_line.statements), ""]
         for section in answer.sections:
             lines += [f"## {TITLES[section.name]}", ""]
             lines += _markdown_statements(section) or [f"_{EMPTY}_"]
             lines.append("")
+        if answer.omitted:
+            lines += [f"_{answer.omitted} more statement(s) left off for length; `rag ask --full` shows them._", ""]
         lines += ["## References", ""]
         for ref in answer.references:
-            ids = ", ".join(f"{k.upper()} {v}" for k, v in ref.identifiers.items())
-            lines.append(f"{ref.number}. {ref.title}. {ref.source}. {ids} (passage `{ref.passage_id}`)")
+            lines.append(f"{ref.number}. {printable(ref.title)}. {printable(ref.source)}. Cited: {printable(_locators(ref))}")
         lines.append("")
     if answer.related_questions:
-        lines += ["## Related questions", ""] + [f"- {q}" for q in answer.related_questions] + [""]
+        lines += ["## Related questions", ""] + [f"- {printable(q)}" for q in answer.related_questions] + [""]
     return "\n".join(lines)
 
 
@@ -66,9 +73,9 @@ def _markdown_statements(section: AnswerSection) -> list[str]:
     for number, statement in enumerate(section.statements, start=1):
         bullet = f"{number}." if section.name == "algorithm" else "-"
         if statement.kind == "gap":
-            out.append(f"{bullet} _{statement.text}_")
+            out.append(f"{bullet} _{printable(statement.text)}_")
         else:
-            out.append(f"{bullet} {_label(statement)}{statement.text} {_marks(statement)}")
+            out.append(f"{bullet} {printable(_label(statement) + statement.text)}{_tags(statement)} {_marks(statement)}")
     return out
 
 
@@ -81,19 +88,34 @@ def _row(console: Console, bullet: str, body: Text) -> None:
     console.print(grid)
 
 
+def _statement_text(statement: Statement) -> Text:
+    line = Text()
+    if statement.kind == "gap":
+        line.append(printable(statement.text), style="yellow")
+        return line
+    if statement.body:
+        line.append(printable(_label(statement)), style="bold magenta")
+    line.append(printable(statement.text))
+    if _tags(statement):
+        line.append(_tags(statement), style="italic yellow")
+    line.append(" ")
+    line.append(_marks(statement), style="cyan")
+    return line
+
+
 def print_answer(answer: Answer, console: Console | None = None) -> None:
     console = console or Console(highlight=False)
-    console.print(Text(answer.question, style="bold"))
+    console.print(Text(printable(answer.question), style="bold"))
     console.print()
     if answer.abstained:
         console.print(Text("Not covered by the indexed corpus.", style="bold yellow"))
-        console.print(answer.abstain_reason or "")
+        console.print(Text(printable(answer.abstain_reason or "")))
     else:
-        top = bottom_line(answer)
-        if top:
+        if answer.bottom_line:
             line = Text("Bottom line: ", style="bold green")
-            line.append(f"{_label(top)}{top.text} ")
-            line.append(_marks(top), style="cyan")
+            for statement in answer.bottom_line.statements:
+                line.append_text(_statement_text(statement))
+                line.append(" ")
             console.print(line)
         for section in answer.sections:
             console.print()
@@ -101,25 +123,19 @@ def print_answer(answer: Answer, console: Console | None = None) -> None:
             if not section.statements:
                 _row(console, "", Text(EMPTY, style="dim"))
             for number, statement in enumerate(section.statements, start=1):
-                bullet = f"{number}." if section.name == "algorithm" else "•"
-                if statement.kind == "gap":
-                    _row(console, bullet, Text(statement.text, style="yellow"))
-                    continue
-                line = Text()
-                if statement.body:
-                    line.append(_label(statement), style="bold magenta")
-                line.append(f"{statement.text} ")
-                line.append(_marks(statement), style="cyan")
-                _row(console, bullet, line)
+                _row(console, f"{number}." if section.name == "algorithm" else "•", _statement_text(statement))
+        if answer.omitted:
+            console.print()
+            console.print(Text(f"{answer.omitted} more statement(s) left off for length; `rag ask --full` shows them.", style="dim"))
         console.print()
         console.print(Text("References", style="bold underline"))
         for ref in answer.references:
-            line = Text(ref.title, style="bold")
-            line.append(f" — {ref.source}")
-            line.append(f"  ({ref.passage_id})", style="dim")
+            line = Text(printable(ref.title), style="bold")
+            line.append(f" — {printable(ref.source)}")
+            line.append(f"  ({printable(_locators(ref))})", style="dim")
             _row(console, f"[{ref.number}]", line)
     if answer.related_questions:
         console.print()
         console.print(Text("Related questions", style="bold underline"))
         for question in answer.related_questions:
-            _row(console, "•", Text(question))
+            _row(console, "•", Text(printable(question)))

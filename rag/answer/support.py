@@ -42,12 +42,18 @@ def supported_by(text: str, quote: str) -> bool:
 
 
 def verify(statement: Statement, references: dict[int, Reference]) -> Statement | None:
-    """The statement with only valid citations, or None when it must be dropped."""
+    """The statement with only valid citations, or None when it must be dropped. A fact must be
+    supported by one passage it cites (`passages`; all passages of its cited references when it names
+    none)."""
     if statement.kind == "gap":
-        return statement.model_copy(update={"citations": []})
+        return statement.model_copy(update={"citations": [], "passages": []})
     citations = [n for n in dict.fromkeys(statement.citations) if n in references]
     if not citations:
         return None
-    if not any(supported_by(statement.text, references[n].quote) for n in citations):
+    located = {loc.passage_id: loc.quote for n in citations for loc in references[n].locators}
+    wanted = [p for p in dict.fromkeys(statement.passages) if p in located] or list(located)
+    supporting = [p for p in wanted if supported_by(statement.text, located[p])]
+    if not supporting:
         return None
-    return statement.model_copy(update={"citations": citations})
+    cited = [n for n in citations if any(loc.passage_id in supporting for loc in references[n].locators)]
+    return statement.model_copy(update={"citations": cited, "passages": supporting})

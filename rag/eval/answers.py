@@ -10,7 +10,10 @@ Per question (`score_answer`, a pure function of the gold question and the Answe
 - support: an independent lexical check, not the composer's own: every number in the statement occurs
   in its cited passages, and at least SUPPORT_OVERLAP of its content words (the BM25 tokenizer's
   stemmed, stop-word-free tokens) occur in them;
-- section fill: how many of the five sections hold at least one fact statement.
+- section fill: how many of the five sections hold at least one fact statement;
+- bottom line direct: the bottom line matches every `bottom` regex of the question and no
+  `bottom_not` regex (answerable questions that have `bottom`);
+- words: words of statements on the page (bottom line included), the page length a reader faces.
 
 Aggregates are micro-averages over facts, bodies and statements; abstention precision and recall
 take "abstained" as the positive class; latency percentiles are over warm calls (the composer is
@@ -55,6 +58,10 @@ class AnswerCheck(BaseModel):
     validly_cited: int = 0
     supported: int = 0
     sections_filled: int = 0
+    bottom_checked: bool = Field(default=False, description="The question has bottom regexes and was answered.")
+    bottom_direct: bool = False
+    bottom_line: str | None = None
+    words: int = 0
     problems: list[str] = Field(default_factory=list)
 
 
@@ -73,9 +80,13 @@ class AnswerReport(BaseModel):
     valid_citation_rate: float | None
     supported_rate: float | None
     section_fill: float | None
+    bottom_direct_rate: float | None = Field(default=None, description="Share of answered questions with `bottom` whose bottom line matches it.")
+    words_p50: float | None = Field(default=None, description="Median words of statements per answered page.")
+    words_p95: float | None = None
     latency_p50: float | None
     latency_p95: float | None
     startup_seconds: float | None = Field(default=None, description="Creating the composer (index and models loaded).")
+    settings_hash: str | None = Field(default=None, description="Hash of the AnswerSettings the composer ran with.")
     counts: dict[str, str] = Field(default_factory=dict, description="What each rate is over, e.g. '41/52 facts'.")
     checks: list[AnswerCheck]
 
@@ -143,20 +154,33 @@ def score_answer(
         problems.append("missing facts: " + ", ".join(check.missing_facts))
     if check.missing_bodies and not check.abstained and answer is not None:
         problems.append("bodies not named: " + ", ".join(check.missing_bodies))
+    if answer is not None and not answer.abstained and expects_answer and (question.bottom or question.bottom_not):
+        bottom = _normalize(answer.bottom_line.text) if answer.bottom_line else ""
+        check.bottom_checked = True
+        check.bottom_line = bottom
+        missing = [p for p in question.bottom if not re.search(p, bottom, re.IGNORECASE)]
+        wrong = [p for p in question.bottom_not if re.search(p, bottom, re.IGNORECASE)]
+        check.bottom_direct = not missing and not wrong
+        if missing:
+            problems.append("bottom line misses: " + ", ".join(missing))
+        if wrong:
+            problems.append("bottom line leads with what it must not: " + ", ".join(wrong))
     if answer is not None and not answer.abstained:
+        check.words = answer.words()
         references = {r.number: r for r in answer.references}
-        filled = 0
-        for section in answer.sections:
-            facts = [st for st in section.statements if st.kind == "fact"]
-            filled += section.name in SECTION_ORDER and bool(facts)
-            for statement in facts:
-                check.statements += 1
-                cited = [references.get(n) for n in statement.citations]
-                valid = bool(cited) and all(r is not None for r in cited)
-                if valid and known_passages is not None:
-                    valid = all(known_passages.get(r.passage_id) == r.doc_id for r in cited if r is not None)
-                check.validly_cited += valid
-                check.supported += supports(statement.text, [r.quote for r in cited if r is not None], tokenize)
+        filled = sum(section.name in SECTION_ORDER and any(st.kind == "fact" for st in section.statements) for section in answer.sections)
+        for statement in answer.statements():
+            if statement.kind != "fact":
+                continue
+            check.statements += 1
+            cited = [references.get(n) for n in statement.citations]
+            located = {loc.passage_id: (r.doc_id, loc.quote) for r in cited if r is not None for loc in r.locators}
+            valid = bool(cited) and all(r is not None for r in cited) and all(p in located for p in statement.passages)
+            if valid and known_passages is not None:
+                valid = all(known_passages.get(p) == located[p][0] for p in (statement.passages or list(located)))
+            check.validly_cited += valid
+            quotes = [located[p][1] for p in statement.passages if p in located] or [q for _, q in located.values()]
+            check.supported += supports(statement.text, quotes, tokenize)
         check.sections_filled = filled
         if check.statements == 0:
             problems.append("no fact statements")
@@ -182,7 +206,8 @@ def _percentile(values: Sequence[float], q: float) -> float | None:
 
 
 def summarize(
-    checks: Sequence[AnswerCheck], *, gold: str, split: str, index: str, startup_seconds: float | None = None
+    checks: Sequence[AnswerCheck], *, gold: str, split: str, index: str, startup_seconds: float | None = None,
+    settings_hash: str | None = None,
 ) -> AnswerReport:
     answered = [c for c in checks if c.error is None and not c.abstained]
     facts = sum(c.facts for c in checks)
@@ -198,6 +223,9 @@ def summarize(
     filled = sum(c.sections_filled for c in answered)
     slots = len(SECTION_ORDER) * len(answered)
     latencies = [c.latency for c in checks if c.latency is not None and c.error is None]
+    bottoms = [c for c in checks if c.bottom_checked]
+    direct = sum(c.bottom_direct for c in bottoms)
+    words = [float(c.words) for c in answered]
     return AnswerReport(
         gold=gold,
         split=split,
@@ -211,10 +239,17 @@ def summarize(
         valid_citation_rate=_rate(cited, statements),
         supported_rate=_rate(supported, statements),
         section_fill=_rate(filled, slots),
+        bottom_direct_rate=_rate(direct, len(bottoms)),
+        words_p50=_percentile(words, 50),
+        words_p95=_percentile(words, 95),
         latency_p50=_percentile(latencies, 50),
         latency_p95=_percentile(latencies, 95),
         startup_seconds=startup_seconds,
+        settings_hash=settings_hash,
         counts={
+            "bottom_direct_rate": f"{direct}/{len(bottoms)} bottom lines",
+            "words_p50": f"{len(words)} pages",
+            "words_p95": f"{len(words)} pages",
             "fact_recall": f"{found}/{facts} facts",
             "body_mention_rate": f"{named}/{bodies} bodies",
             "abstention_precision": f"{true_abstentions}/{len(abstained)} abstentions",
@@ -229,27 +264,12 @@ def summarize(
     )
 
 
-def _composer(index_root: Path) -> Callable[[str], Answer]:
-    """A warm `rag ask`: rag.answer's Asker(index_root).ask, else ask(question, index_root=...) (looked
-    up in rag.answer, then rag.answer.compose, where the composer lives)."""
-    import importlib
+def _composer(index_root: Path, *, full: bool = False):  # -> (ask, settings hash)
+    """A warm `rag ask`: one Asker, created before timing."""
+    from rag.answer import Asker
 
-    modules = []
-    for name in ("rag.answer", "rag.answer.compose"):
-        try:
-            modules.append(importlib.import_module(name))
-        except ImportError as error:
-            if name == "rag.answer":
-                raise EvalError(f"the answer composer cannot be imported ({error}); `rag eval answers` needs rag.answer") from error
-    for module in modules:
-        asker_class = getattr(module, "Asker", None)
-        if asker_class is not None:
-            return asker_class(index_root).ask
-    for module in modules:
-        ask = getattr(module, "ask", None)
-        if callable(ask):
-            return lambda question: ask(question, index_root=index_root)
-    raise EvalError("rag.answer offers neither Asker nor ask(); the answer composer is not built yet")
+    asker = Asker(index_root)
+    return (lambda question: asker.ask(question, full=full)), asker.settings.config_hash()
 
 
 def _known_passages(index_root: Path) -> Callable[[Collection[str]], Mapping[str, str]]:
@@ -266,6 +286,7 @@ def evaluate_answers(
     index_root: Path,
     composer: Callable[[str], Answer] | None = None,
     progress=None,
+    full: bool = False,
 ) -> AnswerReport:
     """Ask every gold question of `split` and score the answers."""
     from rag.eval.gold import load_gold
@@ -273,7 +294,11 @@ def evaluate_answers(
 
     questions = load_gold(gold_path, split=split)
     started = time.perf_counter()
-    ask = composer or _composer(index_root)
+    settings_hash = None
+    if composer is not None:
+        ask = composer
+    else:
+        ask, settings_hash = _composer(index_root, full=full)
     lookup = _known_passages(index_root)
     startup = time.perf_counter() - started
     tokenize = make_tokenizer(TokenizerSettings())
@@ -289,8 +314,11 @@ def evaluate_answers(
         except Exception as exc:  # noqa: BLE001 - one failing question must not hide the others' scores
             error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         latency = time.perf_counter() - begin
-        known = lookup([r.passage_id for r in answer.references]) if answer else None
+        known = lookup([loc.passage_id for r in answer.references for loc in r.locators]) if answer else None
         checks.append(score_answer(question, answer, latency=latency, error=error, known_passages=known, tokenize=tokenize))
         if progress:
             progress.advance()
-    return summarize(checks, gold=str(gold_path), split=split or "all", index=str(index_root), startup_seconds=round(startup, 3))
+    return summarize(
+        checks, gold=str(gold_path), split=split or "all", index=str(index_root), startup_seconds=round(startup, 3),
+        settings_hash=settings_hash,
+    )

@@ -74,7 +74,10 @@ class EvalIndex(BaseModel):
 
 
 def cache_key(corpus_hash: str, settings) -> str:  # settings: BuildSettings
-    recipe = settings.model_dump_json(exclude={"dense"})
+    from rag.chunking import CHUNKER_VERSION
+    from rag.index.manifest import FORMAT_VERSION
+
+    recipe = f"{settings.model_dump_json(exclude={'dense'})} format {FORMAT_VERSION} chunker {CHUNKER_VERSION}"
     return hashlib.sha256(f"{corpus_hash}\n{recipe}".encode()).hexdigest()[:12]
 
 
@@ -93,6 +96,10 @@ def _reusable(index_root: Path, corpus_hash: str, settings) -> bool:
     if manifest.corpus_hash != corpus_hash or manifest.tokenizer != settings.tokenizer or manifest.bm25 != settings.bm25:
         return False
     if settings.chunking is not None and manifest.chunking != settings.chunking:
+        return False
+    from rag.chunking import CHUNKER_VERSION
+
+    if manifest.chunking.version != CHUNKER_VERSION:
         return False
     if settings.dense and (manifest.model is None or manifest.model.name != settings.model):
         return False

@@ -225,6 +225,9 @@ ANSWER_METRICS: tuple[tuple[str, str], ...] = (
     ("valid_citation_rate", "statements with valid citations"),
     ("supported_rate", "statements passing the support check"),
     ("section_fill", "section fill"),
+    ("bottom_direct_rate", "bottom line direct"),
+    ("words_p50", "words of statements per page p50"),
+    ("words_p95", "words of statements per page p95"),
     ("latency_p50", "latency p50 (s)"),
     ("latency_p95", "latency p95 (s)"),
 )
@@ -247,7 +250,10 @@ def print_answers(report: AnswerReport, console: Console | None = None) -> None:
     from rich.table import Table
 
     console = console or _console()
-    table = Table(title=_text(f"answers · {report.split} · {report.questions} questions ({report.gold})"), title_justify="left")
+    table = Table(
+        title=_text(f"answers · {report.split} · {report.questions} questions ({report.gold}) · settings {report.settings_hash}"),
+        title_justify="left",
+    )
     for header in ("Measure", "Value", "Over"):
         table.add_column(header, justify="left" if header != "Value" else "right")
     for row in answer_rows(report):
@@ -269,7 +275,7 @@ def answers_markdown(report: AnswerReport) -> str:
     parts = [
         f"# Answer evaluation: {report.split} ({report.questions} questions)",
         "",
-        f"gold set `{report.gold}` · index `{report.index}` · {report.created}",
+        f"gold set `{report.gold}` · index `{report.index}` · settings `{report.settings_hash}` · {report.created}",
         "",
         _markdown_table(["Measure", "Value", "Over"], answer_rows(report)),
         "",

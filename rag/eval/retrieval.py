@@ -29,7 +29,7 @@ from rag.eval.metrics import METRICS
 from rag.eval.runs import Run, doc_run, write_trec_run
 from rag.paths import PROJECT_ROOT
 
-RETRIEVER_NAMES: tuple[str, ...] = ("bm25", "dense", "hybrid")
+RETRIEVER_NAMES: tuple[str, ...] = ("bm25", "dense", "hybrid", "ask")
 DEPTH = 1000  # documents per query in each run, as in Anserini's regressions (-hits 1000)
 
 
@@ -74,13 +74,13 @@ class RetrievalReport(BaseModel):
 
 
 def parse_retrievers(value: str) -> list[str]:
-    """'all' -> bm25, dense, hybrid; else a comma-separated list of those names."""
+    """'all' -> bm25, dense, hybrid, ask; else a comma-separated list of those names."""
     if value == "all":
         return list(RETRIEVER_NAMES)
     names = [v.strip() for v in value.split(",") if v.strip()]
     unknown = [n for n in names if n not in RETRIEVER_NAMES]
     if unknown or not names:
-        raise EvalError(f"unknown retriever {(unknown or [value])[0]!r}; choose bm25, dense, hybrid or all")
+        raise EvalError(f"unknown retriever {(unknown or [value])[0]!r}; choose bm25, dense, hybrid, ask or all")
     return list(dict.fromkeys(names))
 
 
@@ -163,10 +163,10 @@ def evaluate_retrieval(
         raise EvalError(f"{dataset_path}: no such dataset; pass a BEIR folder or a gold-set .jsonl file")
     unknown = [r for r in retrievers if r not in RETRIEVER_NAMES]
     if unknown or not retrievers:
-        raise EvalError(f"unknown retriever {(unknown or [''])[0]!r}; choose bm25, dense, hybrid or all")
+        raise EvalError(f"unknown retriever {(unknown or [''])[0]!r}; choose bm25, dense, hybrid, ask or all")
     started = time.perf_counter()
     name, kind, queries, qrels, documents, sources, settings_for = _load(dataset_path, split)
-    needs_dense = any(r in ("dense", "hybrid") for r in retrievers)
+    needs_dense = any(r in ("dense", "hybrid", "ask") for r in retrievers)
     known = {d.id for d in documents}
     missing = sorted({doc for docs in qrels.values() for doc in docs} - known)
     eval_index = ensure_index(

@@ -32,6 +32,8 @@ from rag.index.embcache import EmbeddingCache, model_slug, text_key
 from rag.index.lock import BuildLock
 from rag.index.manifest import Counts, Manifest, ModelInfo, write_manifest
 from rag.index.store import write_store
+from rag.knowledge import Knowledge, find_field_file, load_vocabulary, read_field_file
+from rag.profile.build import build_profile
 from rag.loaders import LoadProblem, read_sources
 from rag.models import Document, Passage
 from rag.tokenize import TokenizerSettings, make_tokenizer
@@ -62,6 +64,9 @@ class BuildSettings(BaseModel):
     tokenizer: TokenizerSettings = TokenizerSettings()
     bm25: BM25Settings = BM25Settings()
     faiss: str | None = Field(default=None, description="flat, hnsw, ivfpq; None chooses by size.")
+    profile: Path | None = Field(
+        default=None, description="Field profile file (field.yaml); None: the field.yaml at a corpus folder's root, if any."
+    )
 
 
 class BuildReport(BaseModel):
@@ -176,8 +181,15 @@ def _build_into(
     if settings.dense:
         model_info, reused, embedded = _build_dense(folder, index_root, texts, settings, model_dir, progress)
 
+    progress.stage("field profile", None)
+    field_path = settings.profile or find_field_file(list(sources))
+    if field_path is not None and not field_path.is_file():
+        raise CorpusError(f"{field_path}: no such field profile file; pass an existing --profile path")
+    knowledge = Knowledge(load_vocabulary(), read_field_file(field_path) if field_path else None)
+    profile = build_profile(folder, documents, passages, knowledge=knowledge, tokenize=tokenize, field_file=field_path)
+
     progress.stage("passage store", None)
-    write_store(folder, documents, passages)
+    write_store(folder, documents, passages, canonical_body=knowledge.canonical_body)
     manifest = Manifest(
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         sources=[str(s) for s in sources],
@@ -188,6 +200,7 @@ def _build_into(
         bm25=settings.bm25,
         counts=Counts(documents=len(documents), passages=len(passages), vocabulary=len(bm25.vocabulary), embedded=embedded),
         problems=[p.message for p in problems],
+        field_file=profile.field_file,
     )
     write_manifest(manifest, folder)
     return BuildReport(path=str(folder), manifest=manifest, problems=problems, reused=reused, embedded=embedded)

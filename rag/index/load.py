@@ -39,6 +39,12 @@ class Index:
         return index
 
     @cached_property
+    def profile(self):  # -> ProfileStore
+        from rag.profile.store import ProfileStore
+
+        return ProfileStore(self.folder)
+
+    @cached_property
     def tokenize(self):  # -> Callable[[str], list[str]]
         from rag.tokenize import make_tokenizer
 

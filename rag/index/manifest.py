@@ -12,7 +12,7 @@ from rag.chunking import ChunkSettings
 from rag.errors import IndexStateError
 from rag.tokenize import TokenizerSettings
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: field profile (profile.json, profile.sqlite), body and kind columns in the store
 MANIFEST = "manifest.json"
 REBUILD = "rebuild with `rag index build`"
 
@@ -49,6 +49,7 @@ class Manifest(BaseModel):
     bm25: BM25Settings
     counts: Counts
     problems: list[str] = Field(default_factory=list, description="Source files that could not be read.")
+    field_file: str | None = Field(default=None, description="The field profile file (field.yaml) the build read.")
 
 
 def write_manifest(manifest: Manifest, folder: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from rag.errors import IndexStateError
@@ -14,7 +14,10 @@ from rag.models import Document, Passage
 STORE = "store.sqlite"
 
 _SCHEMA = """
-CREATE TABLE documents (id TEXT PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE documents (id TEXT PRIMARY KEY, record TEXT NOT NULL, body TEXT, kind TEXT NOT NULL, year INTEGER);
+CREATE INDEX documents_body ON documents(body);
+CREATE TABLE supersedes (old TEXT NOT NULL, new TEXT NOT NULL);
+CREATE INDEX supersedes_old ON supersedes(old);
 CREATE TABLE passages (
     row INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, doc_id TEXT NOT NULL, section TEXT NOT NULL,
     text TEXT NOT NULL, ordinal INTEGER NOT NULL, page INTEGER
@@ -23,13 +26,19 @@ CREATE INDEX passages_doc ON passages(doc_id, ordinal);
 """
 
 
-def write_store(folder: Path, documents: Iterable[Document], passages: Iterable[Passage]) -> None:
+def write_store(
+    folder: Path, documents: Sequence[Document], passages: Iterable[Passage], *, canonical_body: Callable[[str | None], str | None] = lambda b: b
+) -> None:
+    """Write the store; `canonical_body` maps a document's body to the name questions use (ESMO)."""
     connection = sqlite3.connect(folder / STORE)
     try:
         connection.executescript(_SCHEMA)
         connection.executemany(
-            "INSERT INTO documents VALUES (?, ?)",
-            ((d.id, d.model_dump_json(exclude={"sections"})) for d in documents),
+            "INSERT INTO documents VALUES (?, ?, ?, ?, ?)",
+            ((d.id, d.model_dump_json(exclude={"sections"}), canonical_body(d.body), d.kind, d.year) for d in documents),
+        )
+        connection.executemany(
+            "INSERT INTO supersedes VALUES (?, ?)", ((old, d.id) for d in documents for old in d.supersedes)
         )
         connection.executemany(
             "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -98,6 +107,39 @@ class PassageStore:
                 raise IndexStateError(f"document {doc_id!r} not in the passage store; rebuild with `rag index build`")
             self._documents[doc_id] = Document.model_validate_json(rows[0][0])
         return self._documents[doc_id]
+
+    def documents_by_ids(self, doc_ids: Iterable[str]) -> dict[str, Document]:
+        """The records of these documents (cached per store), one query for those not read yet."""
+        wanted = [d for d in dict.fromkeys(doc_ids) if d not in self._documents]
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for doc_id, record in self._query(f"SELECT id, record FROM documents WHERE id IN ({marks})", chunk):
+                self._documents[doc_id] = Document.model_validate_json(record)
+        return {d: self._documents[d] for d in dict.fromkeys(doc_ids) if d in self._documents}
+
+    def superseded_by(self, doc_ids: Iterable[str]) -> dict[str, str]:
+        """old id -> id of the document that replaces it, for the given ids that are replaced."""
+        ids = list(dict.fromkeys(doc_ids))
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        return {old: new for old, new in self._query(f"SELECT old, new FROM supersedes WHERE old IN ({marks})", ids)}
+
+    def rows_of_body(self, body: str, *, current_only: bool = True) -> list[int]:
+        """Passage rows of the documents of one (canonical) body; without superseded documents."""
+        sql = "SELECT p.row FROM passages p JOIN documents d ON d.id = p.doc_id WHERE d.body = ?"
+        if current_only:
+            sql += " AND d.id NOT IN (SELECT old FROM supersedes)"
+        return [r[0] for r in self._query(sql + " ORDER BY p.row", (body,))]
+
+    def body_of(self, doc_ids: Iterable[str]) -> dict[str, str | None]:
+        """doc id -> canonical body (as written by the build)."""
+        ids = list(dict.fromkeys(doc_ids))
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        return {i: b for i, b in self._query(f"SELECT id, body FROM documents WHERE id IN ({marks})", ids)}
 
     def documents(self) -> list[Document]:
         return [Document.model_validate_json(r[0]) for r in self._query("SELECT record FROM documents ORDER BY id")]

@@ -88,12 +88,25 @@ def local(tag: object) -> str:
 _PRIVATE_BULLETS = str.maketrans({"\uf0b7": "•", "\uf0a7": "▪", "\uf06e": "▪", "\uf0d8": "•", "\uf076": "•", "\uf0fc": "✓"})
 
 
+_MOJIBAKE = re.compile(r"[ÂÃâ][\x80-\xbf]|â€")
+
+
+def repair(text: str) -> str:
+    """UTF-8 read as Latin-1/cp1252 somewhere upstream ("caseâ\x80\x93control", "â€™") repaired by
+    ftfy, a well-kept library for exactly this; text without such marks is returned unchanged."""
+    if not _MOJIBAKE.search(text):
+        return text
+    import ftfy
+
+    return ftfy.fix_text(text, normalization="NFC")
+
+
 def clean(text: str | None) -> str:
-    """Whitespace collapsed to single spaces (newlines too), NFC-normalised; Symbol-font bullets
-    (private-use code points from Word PDFs) mapped to real bullets."""
+    """Whitespace collapsed to single spaces (newlines too), NFC-normalised, mojibake repaired;
+    Symbol-font bullets (private-use code points from Word PDFs) mapped to real bullets."""
     if not text:
         return ""
-    return " ".join(unicodedata.normalize("NFC", text.translate(_PRIVATE_BULLETS)).split())
+    return " ".join(unicodedata.normalize("NFC", repair(text).translate(_PRIVATE_BULLETS)).split())
 
 
 def clean_block_text(text: str) -> str:

@@ -76,6 +76,7 @@ class Trial:
     baseline: list[Measure] = field(default_factory=list)
     adverse_events: list[str] = field(default_factory=list)
     pmids: list[str] = field(default_factory=list)
+    synonyms: list[str] = field(default_factory=list)  # "name | other name | ..." per intervention
 
 
 def can_load(path: Path) -> bool:
@@ -184,6 +185,8 @@ def _from_xml(data: bytes, where: str) -> Trial:
         kind, name = _t(intervention, "intervention_type"), _t(intervention, "intervention_name")
         trial.intervention_names.append(f"{kind}: {name}" if kind else name)
         other = _all(intervention, "other_name")
+        if other:
+            trial.synonyms.append(" | ".join([name, *other]))
         text = _t(intervention, "description")
         arms = _all(intervention, "arm_group_label")
         trial.interventions.append(
@@ -402,6 +405,8 @@ def _from_json(data: bytes, where: str) -> Trial:
         kind, name = _enum(_s(intervention, "type")), _s(intervention, "name")
         trial.intervention_names.append(f"{kind}: {name}" if kind else name)
         other = [str(n) for n in _list(intervention, "otherNames")]
+        if other:
+            trial.synonyms.append(" | ".join([name, *other]))
         text = _s(intervention, "description")
         trial.interventions.append(" ".join(x for x in [f"{kind}: {name}" if kind else name, f"(also: {', '.join(other)})" if other else "", f"- {text}" if text else ""] if x))
     for key, kind in (("primaryOutcomes", "Primary"), ("secondaryOutcomes", "Secondary"), ("otherOutcomes", "Other")):
@@ -611,8 +616,18 @@ def to_document(trial: Trial, where: str) -> Document:
             year=year,
             identifiers=identifiers,
             as_of=trial.last_update or None,
+            facets=_facets(
+                conditions=trial.conditions, mesh=trial.mesh, keywords=trial.keywords,
+                interventions=[n.split(": ", 1)[-1] for n in trial.intervention_names], synonyms=trial.synonyms,
+                acronym=[trial.acronym] if trial.acronym else [],
+            ),
             sections=sections,
             source_path=where,
         )
     except ValueError as error:
         raise CorpusError(f"{where}: {one_line(error)}") from error
+
+
+def _facets(**values: list[str]) -> dict[str, list[str]]:
+    """The non-empty facet lists, each value cleaned and bounded."""
+    return {key: [v[:200] for v in items if v][:100] for key, items in values.items() if any(items)}

@@ -203,6 +203,10 @@ def parse_summary(data: bytes, where: str, doc_id: str) -> Document:
     if not sections:
         raise CorpusError(f"{where}: no recommendation or summary text")
     number = doc_id.split("-", 1)[-1]
+    conditions = [
+        part.strip()[:200] for name in SCOPE_FIELDS[:2] for v in _values(fields, name)
+        for part in re.split(r";|\n", _plain(v)) if part.strip() and part.strip().lower().rstrip(".") not in EMPTY_VALUES
+    ]
     year = first_year(released)
     try:
         return Document(
@@ -213,6 +217,7 @@ def parse_summary(data: bytes, where: str, doc_id: str) -> Document:
             year=year if year and 1900 <= year <= 2100 else None,
             identifiers={"ngc": number},
             as_of=released or None,
+            facets={"conditions": conditions[:100]} if conditions else {},
             sections=sections,
             source_path=where,
         )

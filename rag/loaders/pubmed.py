@@ -130,6 +130,8 @@ def _article(element: etree._Element, path: Path) -> Document:
         if descriptor:
             mesh.append(descriptor + (f" ({', '.join(qualifiers)})" if qualifiers else ""))
     keywords = [_text(k) for k in citation.findall("KeywordList/Keyword") if _text(k)]
+    chemicals = [_text(c) for c in citation.findall("ChemicalList/Chemical/NameOfSubstance") if _text(c)]
+    descriptors = [_text(h.find("DescriptorName")) for h in citation.findall("MeshHeadingList/MeshHeading") if _text(h.find("DescriptorName"))]
     types = [_text(t) for t in article.findall("PublicationTypeList/PublicationType") if _text(t)]
     terms = []
     if mesh:
@@ -150,6 +152,7 @@ def _article(element: etree._Element, path: Path) -> Document:
             body=journal[:300] or None,
             year=year,
             identifiers=identifiers,
+            facets={key: values[:100] for key, values in (("mesh", descriptors), ("chemicals", chemicals), ("keywords", keywords)) if values},
             sections=sections,
             source_path=str(path),
         )

@@ -101,6 +101,7 @@ def load(path: Path) -> list[Document]:
     title = _title(root, sections)
     if len(title) < 15 or title.lower() in {"drug facts", "prescribing information"}:
         title = _product(root) or title or Path(where).stem
+    names = _names(root)
     identifiers = {"setid": set_id} if set_id else {"spl_id": document_id}
     if set_id:
         identifiers["url"] = f"https://dailymed.nlm.nih.gov/dailymed/drugInfo.cfm?setid={set_id}"
@@ -115,6 +116,7 @@ def load(path: Path) -> list[Document]:
                 version=version,
                 identifiers=identifiers,
                 as_of=as_of,
+                facets={"synonyms": names} if names else {},
                 sections=sections,
                 source_path=where,
             )
@@ -134,6 +136,19 @@ def _product(root: etree._Element) -> str:
     if generic is not None and element_text(generic):
         text += f" ({element_text(generic)})"
     return text
+
+
+def _names(root: etree._Element) -> list[str]:
+    """'generic | BRAND' for each product of the label (its brand and generic names are synonyms)."""
+    out: list[str] = []
+    for product in root.iter(_q("manufacturedProduct")):
+        name = product.find(_q("name"))
+        generic = product.find(f"{_q('asEntityWithGeneric')}/{_q('genericMedicine')}/{_q('name')}")
+        brand = clean(" ".join(name.itertext())) if name is not None else ""
+        common = element_text(generic) if generic is not None else ""
+        if brand and common and brand.lower() != common.lower():
+            out.append(f"{common[:200]} | {brand[:200]}")
+    return list(dict.fromkeys(out))[:20]
 
 
 def _labeler(root: etree._Element) -> str:

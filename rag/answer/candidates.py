@@ -1,0 +1,136 @@
+"""From passages to candidate statements: sentences with the facts scoring and selection need (section,
+role, cue flags, grade, line of therapy, tokens). A sentence that depends on the one before it
+("However, …", "These results …") is joined with it — both from the same passage, so the statement is
+still extractive — or left out when nothing precedes it. Analysis is per passage and cached by the
+caller: the corpus does not change under an opened index."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rag.answer.classify import Classifier
+from rag.answer.models import SectionName
+from rag.knowledge import Knowledge
+from rag.models import Document, Passage
+from rag.sentences import split_sentences
+
+_INLINE_LABEL = re.compile(r"^((?:[A-Z]{2,} )*[A-Z]{3,}):?\s+(?=[A-Z][a-z]|\()")  # "CONCLUSIONS The ...", "MAIN OUTCOME MEASURES Serious ..."
+MIN_SENTENCE_CHARS = 12  # shorter is a fragment; "Enrollment: 0 (Actual)" is a fact
+
+
+@dataclass(frozen=True)
+class SentenceInfo:
+    text: str
+    key: str  # the text without case and punctuation, to drop repeats across passages
+    number: int  # position in the passage
+    tokens: frozenset[str]
+    bigrams: frozenset[tuple[str, str]]  # adjacent token pairs ("grade 2" is not "grade 3 ... 1-2")
+    section: SectionName
+    role: str | None
+    result: bool  # reports an effect estimate or a figure
+    survival: bool  # ... on the endpoint that decides practice (overall survival, mortality, the primary endpoint)
+    subgroup: bool  # a subgroup / exploratory / post hoc result: never leads
+    negative: bool  # says a source is silent ("no recommendation on …")
+    recommend: bool  # recommendation wording
+    exclusion: bool  # says who was excluded
+    secondary: bool  # reports a secondary source's reading
+    dose: bool
+    adverse: bool
+    grade: str | None
+    line: int | None
+    dependent: bool  # joined with the sentence before it
+
+
+@dataclass(frozen=True)
+class PassageAnalysis:
+    context: frozenset[str]  # tokens of the document title and section headings
+    sentences: tuple[SentenceInfo, ...]
+    heading_bigrams: frozenset[tuple[str, str]] = frozenset()  # adjacent token pairs of the headings
+    title: frozenset[str] = frozenset()  # tokens of the document title
+    headings: frozenset[str] = frozenset()  # tokens of the section headings
+    heading_text: str = ""
+
+
+def analyse_passage(
+    passage: Passage, document: Document, *, classifier: Classifier, knowledge: Knowledge, tokenize: Callable[[str], list[str]]
+) -> PassageAnalysis:
+    context = frozenset(tokenize(f"{document.title} {' '.join(passage.section)}"))
+    heading = [t for h in passage.section for t in tokenize(h)]
+    cue = knowledge.cue
+    opener = knowledge.dependent_opener
+    sentences: list[SentenceInfo] = []
+    previous: str | None = None
+    path = passage.section
+    for number, sentence in enumerate(split_sentences(passage.text)):
+        label = _INLINE_LABEL.match(sentence)
+        if label and classifier.heading_role((label.group(1),)):  # "RESULTS We found ..." in an unstructured abstract
+            path = (*passage.section, label.group(1).title())
+        text, dependent = sentence, False
+        if opener.match(sentence):
+            if previous is None:
+                previous = sentence
+                continue  # depends on something this passage does not hold
+            text, dependent = f"{previous} {sentence}", True
+        previous = sentence
+        if len(text) < MIN_SENTENCE_CHARS:
+            continue
+        placement = classifier.place(text, path, document.kind)
+        sequence = tokenize(text)
+        sentences.append(
+            SentenceInfo(
+                text=text,
+                key=re.sub(r"\W+", " ", text.lower()).strip(),
+                number=number,
+                tokens=frozenset(sequence),
+                bigrams=frozenset(zip(sequence, sequence[1:])),
+                section=placement.section,
+                role=placement.role,
+                result=bool(cue("result").search(text)),
+                survival=bool(cue("survival").search(text)),
+                subgroup=bool(cue("subgroup").search(text)),
+                negative=bool(cue("negative").search(text)),
+                recommend=bool(cue("recommend").search(text)),
+                exclusion=bool(cue("exclusion").search(text)),
+                secondary=bool(cue("secondary").search(text)),
+                dose=bool(cue("dose").search(text)),
+                adverse=bool(cue("adverse").search(text)),
+                grade=classifier.grade_of(text) if document.kind == "guideline" else None,
+                line=classifier.line_of(text),
+                dependent=dependent,
+            )
+        )
+    return PassageAnalysis(
+        context=context, sentences=tuple(sentences), heading_bigrams=frozenset(zip(heading, heading[1:])),
+        title=frozenset(tokenize(document.title)), headings=frozenset(heading), heading_text=" > ".join(passage.section),
+    )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a retrieved passage, scored for this question."""
+
+    info: SentenceInfo
+    passage: Passage
+    document: Document
+    body: str | None  # canonical body of the document
+    relevance: float
+    order: int  # position of the passage in the ranking, then of the sentence in it
+    document_rank: int
+    superseded: bool = False
+    prior: bool = False  # recommends what the patient already had
+    prior_topic: bool = False  # is only about what the patient already had
+    intent_match: bool = False  # gives what the question asks for
+
+    @property
+    def text(self) -> str:
+        return self.info.text
+
+    @property
+    def section(self) -> SectionName:
+        return self.info.section
+
+    @property
+    def kind(self) -> str:
+        return self.document.kind

@@ -1,0 +1,108 @@
+"""Does the index cover the question? Decided from this index's own contents, not from a disease list:
+
+- conditions the question names that no title, declared condition or enough of the top passages
+  carry (a question about another disease);
+- drugs and trials it names that the index never mentions (a drug the corpus lacks is either the
+  whole question — abstain — or one of several — say so first);
+- how well the best passages cover the rest: the idf-weighted share of the question's terms found in
+  them, and the best dense similarity.
+The reason names what the index does cover, from its profile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from rag.answer.question import Question
+from rag.answer.settings import AbstainSettings
+from rag.knowledge import Knowledge
+from rag.profile.conditions import specific_words
+from rag.profile.store import ProfileStore
+
+
+@dataclass(frozen=True)
+class Verdict:
+    abstain: bool
+    reason: str | None = None
+    lead_gaps: list[str] = field(default_factory=list)  # statements the bottom line starts with
+    term_coverage: float = 0.0
+    top_dense: float = 0.0
+    uncovered_conditions: tuple[str, ...] = ()
+
+
+def term_coverage(terms: Mapping[str, float], seen: set[str]) -> float:
+    """IDF-weighted share of the question's terms found in the top passages (terms the corpus has never
+    seen weigh the most, so a question about something else scores low)."""
+    total = sum(terms.values())
+    return sum(w for t, w in terms.items() if t in seen) / total if total else 0.0
+
+
+def uncovered_conditions(
+    question: Question,
+    knowledge: Knowledge,
+    profile: ProfileStore,
+    tokenize: Callable[[str], list[str]],
+    top_token_sets: list[frozenset[str]],
+    settings: AbstainSettings,
+) -> tuple[list[str], list[str]]:
+    """(covered, uncovered) conditions of the question."""
+    covered: list[str] = []
+    uncovered: list[str] = []
+    for condition in question.conditions:
+        tokens = list(dict.fromkeys(t for w in specific_words(condition, knowledge) for t in tokenize(w) if "-" not in t and "/" not in t))
+        if not tokens:
+            continue
+        topic = profile.topic_documents(tokens)
+        in_topic = sum(topic.get(t, 0) > 0 for t in tokens) * 2 >= len(tokens)  # most of what names it
+        share = sum(all(t in s for t in tokens) for s in top_token_sets) / len(top_token_sets) if top_token_sets else 0.0
+        (covered if in_topic or share >= settings.condition_passage_share else uncovered).append(condition)
+    return covered, uncovered
+
+
+RESULT_ROLES = (None, "result", "conclusion")
+
+
+def reports_results(candidates, *, documents: int) -> bool:
+    """Do the best `documents` documents report results (a sentence with an effect estimate or figure
+    under a results or conclusions heading, or under none)? A question about a study's results that
+    only its registration or design answers is not covered."""
+    return any(c.info.result and c.info.role in RESULT_ROLES for c in candidates if c.document_rank < documents)
+
+
+def _names(items: Iterable[str]) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def decide(
+    question: Question,
+    *,
+    has_hits: bool,
+    coverage: float,
+    top_dense: float,
+    covered: list[str],
+    uncovered: list[str],
+    scope: str,
+    settings: AbstainSettings,
+) -> Verdict:
+    def abstain(reason: str) -> Verdict:
+        return Verdict(True, f"{reason} It covers {scope}.", [], coverage, top_dense, tuple(uncovered))
+
+    if not has_hits:
+        return abstain("No passage of the indexed corpus matches this question.")
+    if uncovered and not covered:
+        return abstain(f"The question is about {_names(uncovered)}, which the indexed corpus does not cover.")
+    gaps: list[str] = []
+    specific = bool(question.drugs or question.known_classes or (set(question.trials) - set(question.unknown_trials)))
+    missing = [*question.unknown_drugs, *question.unknown_trials]
+    if missing and (not specific or question.leading_unknown):
+        return abstain(f"The indexed corpus has no passage on {_names(missing)}.")
+    if missing:
+        gaps.append(f"The indexed corpus has no passage on {_names(missing)}.")
+    poorly_covered = coverage < settings.min_coverage and top_dense < settings.confident_dense
+    if poorly_covered or top_dense < settings.min_dense:
+        return abstain(
+            f"The indexed corpus does not cover this question (term coverage {coverage:.2f}, best passage similarity {top_dense:.2f})."
+        )
+    return Verdict(False, None, gaps, coverage, top_dense, tuple(uncovered))

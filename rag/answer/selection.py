@@ -1,0 +1,283 @@
+"""Choose what the page says, from scored candidates — a pure function (tests feed it hand-built
+candidates). Documents first, then sentences within them:
+
+1. documents are ranked by their best candidate; the page quotes the best few (plus the best document
+   of each body the question names);
+2. the bottom line: the best 1–3 sentences of the best documents that answer what was asked — never a
+   subgroup or exploratory result, a "no recommendation" sentence, a caveat, or a recommendation of
+   what the patient already had;
+3. sections: guideline bodies' statements first in the recommendation section (newest guidance, a
+   few per body, positive before silent), regulators after; the other sections by relevance above a
+   floor, one document's sentences kept together in document order (no interleaved studies);
+4. the evidence that excluded patients like the one asked about (exclusion sentences naming a prior
+   therapy) joins the caveats;
+5. the default page keeps to a word budget, taking sections in the order the question makes
+   important (a dosing question leads with safety and dosing).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
+
+from rag.answer.candidates import Candidate
+from rag.answer.models import SECTION_ORDER, SectionName
+from rag.answer.settings import SelectionSettings
+
+INTENT_SECTIONS: dict[str, tuple[SectionName, ...]] = {
+    "dosing": ("safety", "recommendation", "evidence", "algorithm", "caveats"),
+    "safety": ("safety", "recommendation", "evidence", "algorithm", "caveats"),
+    "regulatory": ("recommendation", "evidence", "safety", "algorithm", "caveats"),
+    "efficacy": ("evidence", "recommendation", "algorithm", "safety", "caveats"),
+    "design": ("evidence", "recommendation", "safety", "algorithm", "caveats"),
+    "eligibility": ("evidence", "caveats", "recommendation", "safety", "algorithm"),
+}
+STUDY_KINDS = ("trial", "abstract", "other")
+BOTTOM_PREFERENCE = 1.2  # a sentence of the section the question asks for, in the bottom line
+
+
+@dataclass(frozen=True, eq=False)
+class Ask:
+    """What selection needs to know of the question."""
+
+    intents: tuple[str, ...] = ()
+    bodies: tuple[str, ...] = ()
+    regulatory: bool = False
+    prior_tokens: frozenset[str] = frozenset()
+    line: int | None = None
+    terms: dict[str, float] = field(default_factory=dict)  # question terms and their idf
+    subgroups: bool = False  # the question asks about subgroups (then a subgroup result may lead)
+
+
+@dataclass
+class Selection:
+    bottom: list[Candidate]
+    sections: dict[SectionName, list[Candidate]]
+    order: tuple[SectionName, ...]
+    omitted: int = 0  # statements left off the default page by the word budget
+    documents: list[str] = field(default_factory=list)
+    exclusions: list[Candidate] = field(default_factory=list)  # caveats: the evidence excluded patients like this one
+
+
+def section_order(intents: Sequence[str]) -> tuple[SectionName, ...]:
+    for intent in intents:
+        if intent in INTENT_SECTIONS:
+            return INTENT_SECTIONS[intent]
+    return SECTION_ORDER
+
+
+def _words(candidate: Candidate) -> int:
+    return len(candidate.text.split())
+
+
+def _preferred(candidate: Candidate, ask: Ask) -> bool:
+    """Is this the kind of sentence the question asks for?"""
+    if ask.bodies:
+        return bool(candidate.body and candidate.body in ask.bodies)  # "what does ESGO say": ESGO's statements
+    primary = ask.intents[0] if ask.intents else None
+    if primary == "regulatory":
+        return candidate.kind == "label" and candidate.section in ("recommendation", "caveats", "safety") and candidate.intent_match
+    if primary == "recommendation":  # what guidance says (a regulator's approval answers "is it approved?")
+        return candidate.kind == "guideline" and candidate.section in ("recommendation", "algorithm") and candidate.info.recommend
+    if primary == "safety":
+        return candidate.section == "safety" and candidate.intent_match
+    if primary == "dosing":
+        return candidate.intent_match and candidate.info.dose
+    if primary is not None:
+        return candidate.intent_match
+    return candidate.info.role in ("conclusion", "recommendation", "result")
+
+
+def _leads(candidate: Candidate, ask: Ask | None = None) -> bool:
+    """May this sentence lead the page? Never a subgroup or exploratory result (unless subgroups are
+    what was asked), a recommendation of what the patient already had, superseded guidance or background."""
+    info = candidate.info
+    subgroup_ok = ask is not None and ask.subgroups
+    return not ((info.subgroup and not subgroup_ok) or candidate.prior or candidate.prior_topic or candidate.superseded
+                or info.role == "background")
+
+
+def choose_documents(best: Sequence[Candidate], ask: Ask, count: int) -> list[str]:
+    """Documents by their best candidate; the best `count`, plus the best document of each named body."""
+    score: dict[str, float] = {}
+    for candidate in best:
+        score.setdefault(candidate.document.id, candidate.relevance)
+    ranked = sorted(score, key=lambda d: -score[d])
+    chosen = ranked[:count]
+    for body in ask.bodies:
+        first = next((c.document.id for c in best if c.body == body and not c.superseded), None)
+        if first and first not in chosen:
+            chosen.append(first)
+    return chosen
+
+
+def bottom_line(best: Sequence[Candidate], ask: Ask, documents: Sequence[str], settings: SelectionSettings) -> list[Candidate]:
+    """The best sentence of the best documents for what was asked; then, while they add what the
+    bottom line lacks (question terms it does not have yet) and score close enough, up to two more
+    from other documents or sections."""
+    top_documents = set(documents[: settings.bottom_documents])
+    pool = [c for c in best if c.document.id in top_documents and _leads(c, ask)]
+    if not pool:
+        pool = [c for c in best if _leads(c, ask)]
+    if not pool:  # everything is about what she already had: say what is known of it, never recommend it again
+        pool = [c for c in best if _leads(replace(c, prior_topic=False), ask)]
+    if not pool:
+        return []
+
+    def value(candidate: Candidate) -> float:
+        factor = settings.bottom_preference if _preferred(candidate, ask) else 1.0
+        named = bool(candidate.body and candidate.body in ask.bodies)
+        if (candidate.info.negative or candidate.section == "caveats") and not named:
+            factor *= settings.bottom_negative  # "ESMO gives no guidance on X" answers "what does ESMO say on X"
+        if candidate.info.exclusion and "eligibility" not in ask.intents:
+            factor *= settings.bottom_negative  # who was excluded is a caveat, unless eligibility was asked
+        return candidate.relevance * factor
+
+    ranked = sorted(pool, key=lambda c: (-value(c), c.order))
+    chosen = [ranked[0]]
+    words = _words(ranked[0])
+    total = sum(ask.terms.values()) or 1.0
+    have = set(ranked[0].info.tokens)
+    first = value(ranked[0])
+    while len(chosen) < settings.bottom_sentences:
+        options = []
+        for candidate in ranked[1:]:
+            if candidate in chosen or value(candidate) < settings.bottom_second * first:
+                continue
+            if words + _words(candidate) > settings.bottom_words:
+                continue
+            gain = sum(w for t, w in ask.terms.items() if t in candidate.info.tokens and t not in have) / total
+            if candidate.document.id not in top_documents or any(
+                candidate.document.id != c.document.id and candidate.kind == c.kind for c in chosen
+            ):
+                continue  # another study's finding does not join this one's: one source, or sources of other kinds
+            same = any(candidate.document.id == c.document.id and candidate.section == c.section for c in chosen)
+            if gain >= settings.bottom_gain * (2 if same else 1):  # from the same place it must add more
+                options.append((value(candidate) * (1 + gain), candidate))
+        if not options:
+            break
+        _, pick = max(options, key=lambda pair: (pair[0], -pair[1].order))
+        chosen.append(pick)
+        words += _words(pick)
+        have |= pick.info.tokens
+    return chosen
+
+
+def _recommendations(best: Sequence[Candidate], ask: Ask, settings: SelectionSettings, floor: float, taken: set[str]) -> list[Candidate]:
+    out: list[Candidate] = []
+    per_body: dict[str, int] = defaultdict(int)
+    label_cap, label_body_cap = (
+        (settings.label_statements_regulatory, settings.per_body + 1) if ask.regulatory else (settings.label_statements, settings.per_body)
+    )
+    for kinds, cap in ((("guideline",), settings.guideline_statements), (("label",), label_cap)):
+        pool = [
+            c for c in best
+            if c.kind in kinds and c.section in ("recommendation", "algorithm") and not c.superseded
+            and c.relevance >= floor and c.info.recommend and c.text not in taken
+        ]
+        count = 0
+        for candidate in sorted(pool, key=lambda c: (c.info.negative, c.prior, -c.relevance, c.order)):
+            body = candidate.body or candidate.document.id
+            if per_body[body] < (label_body_cap if kinds == ("label",) else settings.per_body) and count < cap:
+                per_body[body] += 1
+                count += 1
+                out.append(candidate)
+                taken.add(candidate.text)
+    return out
+
+
+def _pick(pool: list[Candidate], n: int, settings: SelectionSettings) -> list[Candidate]:
+    """Greedy by relevance, discounting further sentences of a used passage and capping each document."""
+    picked: list[Candidate] = []
+    from_passage: dict[str, int] = defaultdict(int)
+    from_document: dict[str, int] = defaultdict(int)
+    remaining = list(pool)
+    while remaining and len(picked) < n:
+        top = max(remaining, key=lambda c: (c.relevance * settings.same_passage ** from_passage[c.passage.id], -c.order))
+        remaining.remove(top)
+        if from_document[top.document.id] >= settings.per_document:
+            continue
+        picked.append(top)
+        from_passage[top.passage.id] += 1
+        from_document[top.document.id] += 1
+    return picked
+
+
+def _grouped(picked: list[Candidate]) -> list[Candidate]:
+    """One document's sentences together, in their order in the document; documents by their best pick."""
+    first: dict[str, int] = {}
+    for index, candidate in enumerate(picked):
+        first.setdefault(candidate.document.id, index)
+    return sorted(picked, key=lambda c: (first[c.document.id], c.passage.ordinal, c.info.number))
+
+
+def exclusion_caveats(best: Sequence[Candidate], ask: Ask, documents: Collection[str], taken: set[str]) -> list[Candidate]:
+    """Sentences of the quoted studies saying they excluded patients treated with a prior therapy of
+    the question ("patients who had received prior anti-PD-1 therapy were excluded")."""
+    if not ask.prior_tokens:
+        return []
+    out = []
+    seen: set[str] = set()
+    for candidate in best:
+        if candidate.document.id in seen or candidate.document.id not in documents or candidate.text in taken:
+            continue
+        if candidate.kind in STUDY_KINDS and candidate.info.exclusion and candidate.info.tokens & ask.prior_tokens:
+            out.append(candidate)
+            seen.add(candidate.document.id)
+            taken.add(candidate.text)
+    return out
+
+
+def select(candidates: Sequence[Candidate], ask: Ask, settings: SelectionSettings, *, full: bool = False) -> Selection:
+    best = sorted(candidates, key=lambda c: (-c.relevance, c.order))
+    order = section_order(ask.intents)
+    if not best:
+        return Selection(bottom=[], sections={name: [] for name in SECTION_ORDER}, order=order)
+    documents = choose_documents(best, ask, settings.documents * (2 if full else 1))
+    quoted = set(documents)
+    top = best[0].relevance
+    floor = top * settings.global_floor
+    bottom = bottom_line(best, ask, documents, settings)
+    taken = {c.text for c in bottom}
+    sections: dict[SectionName, list[Candidate]] = {name: [] for name in SECTION_ORDER}
+    named = set(ask.bodies)
+    sections["recommendation"] = _recommendations(
+        [c for c in best if c.document.id in quoted or c.body in named], ask, settings, top * settings.recommendation_floor, taken
+    )
+    section_best: dict[str, float] = {}
+    for candidate in best:
+        section_best.setdefault(candidate.section, candidate.relevance)
+    for name in ("caveats", "safety", "evidence", "algorithm"):
+        threshold = max(floor, settings.section_floor * section_best.get(name, 0.0))
+        pool = [c for c in best if c.section == name and c.document.id in quoted and c.text not in taken and c.relevance >= threshold
+                and not (name != "caveats" and c.prior and c.info.recommend)]
+        picked = _pick(pool, settings.caps[name], settings)
+        taken.update(c.text for c in picked)
+        sections[name] = _grouped(picked)
+    sections["algorithm"].sort(key=lambda c: (c.info.line or 9, -c.relevance, c.order))
+    exclusions = exclusion_caveats(best, ask, quoted, taken)
+    sections["caveats"] = exclusions + sections["caveats"]
+    omitted = 0
+    if not full:
+        sections, omitted = _within_budget(sections, order, settings.word_budget - sum(_words(c) for c in bottom))
+    return Selection(bottom=bottom, sections=sections, order=order, omitted=omitted, documents=documents, exclusions=exclusions)
+
+
+def _within_budget(sections: dict[SectionName, list[Candidate]], order: Sequence[SectionName], budget: int) -> tuple[dict[SectionName, list[Candidate]], int]:
+    """Round-robin over sections in the order of importance, one statement each per round, until the
+    word budget is spent: every section keeps its best statements before any keeps a long tail."""
+    kept: dict[SectionName, list[Candidate]] = {name: [] for name in sections}
+    used = 0
+    depth = max((len(v) for v in sections.values()), default=0)
+    for round_ in range(depth):
+        for name in order:
+            items = sections[name]
+            if round_ < len(items) and used + _words(items[round_]) <= budget:
+                kept[name].append(items[round_])
+                used += _words(items[round_])
+    for name in kept:  # keep each section's own order
+        position = {id(c): i for i, c in enumerate(sections[name])}
+        kept[name].sort(key=lambda c: position[id(c)])
+    omitted = sum(len(v) for v in sections.values()) - sum(len(v) for v in kept.values())
+    return kept, omitted

@@ -1,0 +1,146 @@
+"""Scoring and selection are pure functions: hand-built features and candidates in, choices out."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from rag.answer.candidates import Candidate, SentenceInfo
+from rag.answer.scoring import Features, rank_weight, relevance
+from rag.answer.selection import Ask, bottom_line, choose_documents, section_order, select
+from rag.answer.settings import ScoringSettings, SelectionSettings
+from rag.models import Document, Passage
+
+SCORING = ScoringSettings()
+SELECTION = SelectionSettings()
+
+
+def info(text: str, **flags) -> SentenceInfo:
+    values = dict(
+        text=text, key=text.lower(), number=0, tokens=frozenset(text.lower().replace(".", "").split()), bigrams=frozenset(),
+        section="evidence", role=None, result=False, survival=False, subgroup=False, negative=False, recommend=False,
+        exclusion=False, secondary=False, dose=False, adverse=False, grade=None, line=None, dependent=False,
+    )
+    values.update(flags)
+    return SentenceInfo(**values)
+
+
+def candidate(text: str, relevance: float, *, doc: str = "d1", kind: str = "trial", body: str | None = None, rank: int = 0,
+              order: int = 0, **flags) -> Candidate:
+    extra = {k: flags.pop(k) for k in ("prior", "prior_topic", "intent_match", "superseded") if k in flags}
+    document = Document(id=doc, title=f"title of {doc}", kind=kind, body=body)
+    passage = Passage(id=f"{doc}#{order:012x}", doc_id=doc, text=text, ordinal=order)
+    return Candidate(info=info(text, **flags), passage=passage, document=document, body=body, relevance=relevance, order=order,
+                     document_rank=rank, **extra)
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def test_more_of_the_question_scores_higher() -> None:
+    low = Features(overlap=0.2, context_overlap=0.0, position=0, document_rank=0)
+    high = replace(low, overlap=0.8)
+    assert relevance(high, SCORING) > relevance(low, SCORING)
+
+
+def test_rank_weight_falls_with_passage_and_document_rank_but_stays_above_the_floor() -> None:
+    assert rank_weight(0, 0, SCORING) == pytest.approx(1.0)
+    assert rank_weight(6, 6, SCORING) == pytest.approx(SCORING.rank_floor + (1 - SCORING.rank_floor) / 2)  # the halving rank
+    assert SCORING.rank_floor < rank_weight(1000, 1000, SCORING) < 0.41
+
+
+@pytest.mark.parametrize(
+    ("change", "lower"),
+    [
+        ({"superseded": True}, True),
+        ({"prior": True}, True),
+        ({"prior_topic": True}, True),
+        ({"drug_match": "other"}, True),
+        ({"wrong_line": True}, True),
+        ({"role": "background"}, True),
+        ({"named_body": True}, False),
+        ({"intent_match": True}, False),
+        ({"region_match": True}, False),
+        ({"result": True}, False),
+    ],
+)
+def test_each_factor_moves_relevance_the_right_way(change: dict, lower: bool) -> None:
+    base = Features(overlap=0.5, context_overlap=0.1, position=2, document_rank=1, design="phase3")
+    before, after = relevance(base, SCORING), relevance(replace(base, **change), SCORING)
+    assert (after < before) if lower else (after > before), change
+
+
+def test_study_design_orders_otherwise_equal_sentences() -> None:
+    base = Features(overlap=0.5, context_overlap=0.0, position=0, document_rank=0)
+    scores = [relevance(replace(base, design=d), SCORING) for d in ("phase3", "phase2", "other")]
+    assert scores == sorted(scores, reverse=True) and len(set(scores)) == 3
+
+
+# --------------------------------------------------------------------------- selection
+
+
+def test_bottom_line_never_leads_with_a_subgroup_or_what_the_patient_already_had() -> None:
+    pool = [
+        candidate("in an exploratory subgroup drug a did not help", 2.0, subgroup=True, order=1),
+        candidate("drug b recommended after progression", 1.8, doc="d2", kind="guideline", recommend=True, prior=True, order=2),
+        candidate("drug c improved overall survival", 1.0, doc="d3", result=True, order=3),
+    ]
+    ask = Ask(terms={"drug": 1.0, "surviv": 1.0})
+    chosen = bottom_line(pool, ask, ["d1", "d2", "d3"], SELECTION)
+    assert [c.text for c in chosen][:1] == ["drug c improved overall survival"]
+    assert all(not c.info.subgroup and not c.prior for c in chosen)
+
+
+def test_a_subgroup_may_lead_when_subgroups_are_asked_for() -> None:
+    pool = [candidate("in the stage iii subgroup the hazard ratio was 0.59", 2.0, subgroup=True), candidate("overall hr 0.7", 1.0, doc="d2")]
+    chosen = bottom_line(pool, Ask(subgroups=True, terms={"stage": 1.0}), ["d1", "d2"], SELECTION)
+    assert chosen[0].info.subgroup
+
+
+def test_a_named_body_leads_the_bottom_line() -> None:
+    pool = [
+        candidate("the fda label lists drug a", 1.0, doc="label", kind="label", body="FDA", recommend=True, section="recommendation"),
+        candidate("esmo recommends drug a [i, a]", 0.9, doc="esmo", kind="guideline", body="ESMO", recommend=True, section="recommendation"),
+    ]
+    ask = Ask(bodies=("ESMO",), terms={"drug": 1.0})
+    assert bottom_line(pool, ask, choose_documents(pool, ask, 6), SELECTION)[0].body == "ESMO"
+
+
+def test_a_second_bottom_line_sentence_must_add_what_the_first_lacks() -> None:
+    first = candidate("bevacizumab fistula warning", 1.0, doc="label", section="safety")
+    repeat = candidate("bevacizumab fistula warning again", 0.95, doc="other", section="safety", order=1)
+    adds = candidate("bevacizumab dose 15 mg/kg every 3 weeks", 0.8, doc="label2", section="safety", order=2)
+    ask = Ask(terms={"bevacizumab": 1.0, "fistula": 1.0, "dose": 1.0})
+    chosen = bottom_line([first, repeat, adds], ask, ["label", "other", "label2"], SELECTION)
+    assert [c.text for c in chosen] == [first.text, adds.text]
+
+
+def test_documents_first_then_their_sentences_kept_together() -> None:
+    pool = [
+        candidate("study a result one", 1.0, doc="a", order=0, result=True),
+        candidate("study b result", 0.95, doc="b", order=1000, result=True),
+        candidate("study a result two", 0.9, doc="a", order=1, result=True),
+    ]
+    pool.append(candidate("study a result three", 0.85, doc="a", order=2, result=True))
+    selection = select(pool, Ask(terms={"result": 1.0}), SELECTION, full=True)
+    evidence = [c.document.id for c in selection.sections["evidence"]]
+    assert evidence.count("a") == 2 and evidence.count("b") == 1  # the bottom line took study a's best sentence
+    positions = [i for i, d in enumerate(evidence) if d == "a"]
+    assert positions == list(range(positions[0], positions[0] + 2))  # study a's sentences stand together, not around b
+
+
+def test_the_word_budget_keeps_every_section_s_best_statement_first() -> None:
+    long = " ".join(["word"] * 60)
+    pool = [candidate(f"{long} evidence {i}", 1.0 - i / 100, doc=f"e{i}", order=i * 1000, result=True) for i in range(8)]
+    pool += [candidate(f"{long} safety {i}", 0.9 - i / 100, doc=f"e{i}", section="safety", order=i * 1000 + 1) for i in range(8)]
+    selection = select(pool, Ask(terms={"word": 1.0}), SelectionSettings(word_budget=300))
+    words = sum(len(c.text.split()) for c in [*selection.bottom, *(c for v in selection.sections.values() for c in v)])
+    assert words <= 300 and selection.omitted > 0
+    assert selection.sections["safety"] and selection.sections["evidence"]  # breadth before depth
+
+
+def test_sections_are_ordered_by_what_was_asked() -> None:
+    assert section_order(("dosing",))[0] == "safety"
+    assert section_order(("efficacy",))[0] == "evidence"
+    assert section_order(())[0] == "recommendation"
