@@ -110,10 +110,17 @@ def test_a_named_body_leads_the_bottom_line() -> None:
 def test_a_second_bottom_line_sentence_must_add_what_the_first_lacks() -> None:
     first = candidate("bevacizumab fistula warning", 1.0, doc="label", section="safety")
     repeat = candidate("bevacizumab fistula warning again", 0.95, doc="other", section="safety", order=1)
-    adds = candidate("bevacizumab dose 15 mg/kg every 3 weeks", 0.8, doc="label2", section="safety", order=2)
+    adds = candidate("bevacizumab dose 15 mg/kg every 3 weeks", 0.8, doc="label", section="safety", order=2)
     ask = Ask(terms={"bevacizumab": 1.0, "fistula": 1.0, "dose": 1.0})
-    chosen = bottom_line([first, repeat, adds], ask, ["label", "other", "label2"], SELECTION)
+    chosen = bottom_line([first, repeat, adds], ask, ["label", "other"], SELECTION)
     assert [c.text for c in chosen] == [first.text, adds.text]
+
+
+def test_another_study_s_finding_does_not_join_the_bottom_line() -> None:
+    first = candidate("drug a improved survival", 1.0, doc="a", result=True)
+    other = candidate("drug a dose 10 mg in study b", 0.9, doc="b", result=True, order=1000)
+    chosen = bottom_line([first, other], Ask(terms={"drug": 1.0, "surviv": 1.0, "dose": 1.0}), ["a", "b"], SELECTION)
+    assert [c.document.id for c in chosen] == ["a"]
 
 
 def test_documents_first_then_their_sentences_kept_together() -> None:
