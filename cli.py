@@ -41,12 +41,13 @@ def index_build(
     profile: Annotated[Path | None, typer.Option("--profile", help="Field profile file (default: field.yaml at the corpus root, if any).")] = None,
 ) -> None:
     """Index a corpus for BM25 and dense search (atomic: an interrupted build keeps the previous index)."""
+    from rag.errors import writing
     from rag.index.build import BuildSettings, build_index
     from rag.progress import RichProgress
 
     sources = corpus or [default_corpus()]
     root = index or default_index()
-    with RichProgress() as progress:
+    with RichProgress() as progress, writing(root, "index", "free disk space and build again (an interrupted build keeps the previous index)"):
         report = build_index(sources, root, BuildSettings(model=model, dense=dense, profile=profile), progress=progress)
     counts = report.manifest.counts
     for problem in report.problems:
