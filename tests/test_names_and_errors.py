@@ -1,5 +1,6 @@
-"""Error lines (issue 12, class 7): every failure the hostile run found is one line that names its
-file and says what to do. Each hostile input is made here, small, on real files."""
+"""Ids, names and error lines (issue 12, classes 6 and 7): non-ASCII file names keep distinct ids; a
+file name with a newline does not cut the error line; every failure the hostile run found is one line
+that names its file and says what to do. Each hostile input is made here, small, on real files."""
 
 from __future__ import annotations
 
@@ -32,6 +33,39 @@ def _corpus(folder: Path, files: dict[str, str | bytes]) -> Path:
 
 def _build(rag, corpus: Path, index: Path, *extra: str) -> subprocess.CompletedProcess:
     return rag("index", "build", "--no-dense", "--corpus", str(corpus), "--index", str(index), *extra)
+
+
+# --------------------------------------------------------------------------- class 6: ids and names
+
+
+def test_non_ascii_file_names_keep_distinct_ids(rag, tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path / "c", {
+        "指南.html": _page("Cervical screening guideline", "Screen every five years with primary HPV testing."),
+        "试验.html": _page("Cervical screening trial", "The randomised trial compared HPV testing with cytology."),
+        "Barré.html": _page("Guillain-Barré note", "Guillain-Barré syndrome after vaccination is rare."),
+    })
+    built = _build(rag, corpus, tmp_path / "i")
+    assert built.returncode == 0, built.stderr
+    assert "indexed 3 documents" in built.stdout
+    listed = json.loads(rag("corpus", "list", "--corpus", str(corpus), "--format", "json").stdout)
+    ids = sorted(d["id"] for d in listed)
+    assert len(set(ids)) == 3 and all(i.startswith("html-") for i in ids), ids
+    assert "html-barr-" in " ".join(ids)  # what ASCII there is stays readable, a hash tells the names apart
+
+
+def test_a_file_name_with_a_newline_stays_on_the_error_line(rag, tmp_path: Path) -> None:
+    bad = "bad\nname.md"
+    corpus = _corpus(tmp_path / "c", {bad: "---\ntitle: [unclosed\n---\n\ntext\n"})
+    line = one_line_error(_build(rag, corpus, tmp_path / "i"), "no readable documents", "bad\\nname.md")
+    assert "not valid YAML" in line  # the line goes on past the file name
+    mixed = _corpus(tmp_path / "c", {"good.md": GOOD})
+    lenient = _build(rag, mixed, tmp_path / "i2")
+    assert lenient.returncode == 0
+    skipped = [line for line in lenient.stderr.splitlines() if line.startswith("skipped:")]
+    assert len(skipped) == 1 and "bad\\nname.md" in skipped[0] and "not valid YAML" in skipped[0], lenient.stderr
+    validate = rag("corpus", "validate", str(mixed))
+    assert validate.returncode == 1 and len(validate.stdout.strip().splitlines()) == 1
+    assert "bad\\nname.md" in validate.stdout and "not valid YAML" in validate.stdout
 
 
 # --------------------------------------------------------------------------- class 7: errors
