@@ -16,6 +16,7 @@ import typer
 from rag.cli_eval import eval_app
 from rag.cli_support import check_format, fail, guarded
 from rag.paths import default_corpus, default_index
+from rag.text import json_for_terminal, one_line
 
 app = typer.Typer(help="Offline clinical evidence engine: cited answers from guideline and trial passages.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -40,16 +41,17 @@ def index_build(
     profile: Annotated[Path | None, typer.Option("--profile", help="Field profile file (default: field.yaml at the corpus root, if any).")] = None,
 ) -> None:
     """Index a corpus for BM25 and dense search (atomic: an interrupted build keeps the previous index)."""
+    from rag.errors import writing
     from rag.index.build import BuildSettings, build_index
     from rag.progress import RichProgress
 
     sources = corpus or [default_corpus()]
     root = index or default_index()
-    with RichProgress() as progress:
+    with RichProgress() as progress, writing(root, "index", "free disk space and build again (an interrupted build keeps the previous index)"):
         report = build_index(sources, root, BuildSettings(model=model, dense=dense, profile=profile), progress=progress)
     counts = report.manifest.counts
     for problem in report.problems:
-        typer.echo(f"skipped: {problem.message}", err=True)
+        typer.echo(f"skipped: {one_line(problem.message)}", err=True)
     typer.echo(
         f"indexed {counts.documents} documents, {counts.passages} passages "
         f"({report.embedded} embedded, {report.reused} from cache) into {report.path}"
@@ -79,13 +81,13 @@ def index_status(index: IndexOpt = None, output: FormatOpt = "text") -> None:  #
     model = manifest.model
     typer.echo(f"index     {opened.folder}")
     typer.echo(f"created   {manifest.created}")
-    typer.echo(f"sources   {', '.join(manifest.sources)}")
+    typer.echo(f"sources   {one_line(', '.join(manifest.sources))}")
     typer.echo(f"documents {manifest.counts.documents}   passages {manifest.counts.passages}   vocabulary {manifest.counts.vocabulary}")
     typer.echo(f"model     {model.name} ({model.dimension} dims, max {model.max_seq_length} tokens, faiss {model.faiss})" if model else "model     none (BM25 only)")
     typer.echo(f"bm25      {manifest.bm25.variant} k1={manifest.bm25.k1} b={manifest.bm25.b}   chunking max {manifest.chunking.max_tokens} tokens")
     typer.echo(f"corpus    sha256 {manifest.corpus_hash[:16]}…")
     for problem in manifest.problems:
-        typer.echo(f"skipped   {problem}")
+        typer.echo(f"skipped   {one_line(problem)}")
     from rag.render import print_profile
 
     print_profile(profile)
@@ -111,7 +113,7 @@ def search_command(
         fail(f"unknown retriever {retriever!r}; choose one of {', '.join(RETRIEVERS)}")
     result = search(query, index_root=index or default_index(), retriever=retriever, k=k, model=model)
     if output == "json":
-        typer.echo(result.model_dump_json(indent=2))
+        typer.echo(json_for_terminal(result.model_dump_json(indent=2)))
         return
     from rag.render import print_search
 
@@ -133,7 +135,7 @@ def ask_command(
     check_format(output, ("text", "markdown", "json"))
     answer = ask(question, index_root=index or default_index(), full=full)
     if output == "json":
-        typer.echo(answer.model_dump_json(indent=2))
+        typer.echo(json_for_terminal(answer.model_dump_json(indent=2)))
     elif output == "markdown":
         from rag.answer.render import to_markdown
 
@@ -153,7 +155,7 @@ def corpus_validate(path: Annotated[Path | None, typer.Argument(help="Corpus fol
     folder = path or default_corpus()
     problems, checked = validate_corpus(folder)
     for problem in problems:
-        typer.echo(problem)
+        typer.echo(one_line(problem))
     if problems:
         typer.echo(f"{len(problems)} problem(s) in {checked} document(s)", err=True)
         raise typer.Exit(1)
@@ -176,7 +178,7 @@ def corpus_list(
         typer.echo(json.dumps([d.model_dump(exclude={"sections"}) for d in documents], indent=2))
         return
     for d in documents:
-        typer.echo(f"{d.kind:<10} {(d.body or '-')[:18]:<18} {d.year or '':<5} {d.id}")
+        typer.echo(one_line(f"{d.kind:<10} {(d.body or '-')[:18]:<18} {d.year or '':<5} {d.id}"))
     typer.echo(f"{len(documents)} documents", err=True)
 
 

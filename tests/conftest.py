@@ -121,6 +121,20 @@ def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 # --------------------------------------------------------------------------- helpers as fixtures
 
 
+def one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> str:
+    """A failed command: non-zero exit, no traceback, and one `error:` line naming the problem. It is
+    the last line on stderr; a build may have drawn its progress bars above it (also on stderr)."""
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error:")]
+    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+    return errors[0]
+
+
+
 def _clone(source: Path, target: Path) -> Path:
     """Copy an index root with hard links (cheap: model.onnx is ~90 MB). Safe because the library
     replaces files by rename and tests change files only through `replace_file`."""

@@ -47,7 +47,13 @@ ORACLE_QUERIES = [
 
 
 def _oracle(corpus: list[list[str]], query: list[str]) -> np.ndarray:
-    return np.asarray(BM25Okapi(corpus, k1=1.5, b=0.75, epsilon=0.25).get_scores(query), dtype=np.float64)
+    oracle = BM25Okapi(corpus, k1=1.5, b=0.75, epsilon=0.25)
+    if oracle.average_idf <= 0:  # rank_bm25 matches nothing here; ours floors idf <= 0 at 0.25 * mean Lucene idf
+        n = oracle.corpus_size
+        df = {term: sum(term in doc for doc in oracle.doc_freqs) for term in oracle.idf}
+        floor = 0.25 * sum(math.log(1 + (n - f + 0.5) / (f + 0.5)) for f in df.values()) / len(df)
+        oracle.idf = {t: floor if math.log(n - f + 0.5) - math.log(f + 0.5) <= 0 else oracle.idf[t] for t, f in df.items()}
+    return np.asarray(oracle.get_scores(query), dtype=np.float64)
 
 
 @pytest.mark.parametrize("query", ORACLE_QUERIES)
@@ -86,6 +92,19 @@ def test_scores_equal_rank_bm25_on_random_corpora(corpus: list[list[str]], query
     expected = _oracle(corpus, query)
     np.testing.assert_allclose(BM25Index.build(corpus, F64).scores(query), expected, rtol=0, atol=1e-6)
     np.testing.assert_allclose(BM25Index.build(corpus, F32).scores(query), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_a_one_and_a_two_passage_index_match() -> None:
+    # rank_bm25 gives every term of a 1-passage corpus idf ln(0.5 / 1.5) < 0, so its floor
+    # 0.25 * mean idf is negative too and no query ever matches. Here: N = 1, n = 1 for every term,
+    # mean Lucene idf = ln(1 + 0.5 / 1.5) = ln(4/3); floor = 0.25 * ln(4/3) = 0.0719205...
+    # dl = avgdl, so norm = k1 and the weight of a tf = 1 term is floor * 2.5 / 2.5 = floor.
+    one = BM25Index.build([["a", "b"]], F64)
+    assert one.top_k(["a"], 3) == [(0, pytest.approx(0.25 * math.log(4 / 3), abs=1e-12))]
+    # N = 2: a term in one passage has idf ln(1.5 / 1.5) = 0 and nothing would match either
+    two = BM25Index.build([["a", "b"], ["c"]], F64)
+    assert [row for row, _ in two.top_k(["c"], 3)] == [1] and [row for row, _ in two.top_k(["a"], 3)] == [0]
+    np.testing.assert_allclose(two.scores(["a", "c"]), _oracle([["a", "b"], ["c"]], ["a", "c"]), rtol=0, atol=1e-12)
 
 
 def test_repeated_query_terms_count_each_time() -> None:
@@ -154,6 +173,9 @@ def test_load_refuses_a_damaged_folder(tmp_path) -> None:
     BM25Index.build([["a", "b"], ["b"]], F64).save(tmp_path / "bm25")
     np.save(tmp_path / "bm25" / "indptr.npy", np.zeros(7, dtype=np.int64))  # vocabulary has 2 terms, so 3 expected
     with pytest.raises(IndexStateError, match="disagree in size"):
+        BM25Index.load(tmp_path / "bm25")
+    (tmp_path / "bm25" / "weights.npy").write_bytes(b"")  # empty: numpy raises EOFError
+    with pytest.raises(IndexStateError, match=r"weights.npy: lexical index unreadable \(EOFError"):
         BM25Index.load(tmp_path / "bm25")
 
 

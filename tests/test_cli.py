@@ -9,25 +9,13 @@ from pathlib import Path
 
 import pytest
 from conftest import BROKEN_CORPUS, FIXTURE_CORPUS
+from conftest import one_line_error as _one_line_error
 
 from rag.index.load import open_index
 
 LIBTAYO = "libtayo cervical cancer after platinum"
 CEMIPLIMAB_DOCS = {"cemiplimab-recurrent-cervical-phase3", "cemiplimab-ema-cervical-label"}
 HIT_KEYS = {"rank", "score", "passage_id", "doc_id", "title", "section", "text", "source"}
-
-
-def _one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> str:
-    """A failed command: non-zero exit, no traceback, and one `error:` line naming the problem. It is
-    the last line on stderr; a build may have drawn its progress bars above it (also on stderr)."""
-    assert result.returncode != 0, result.stdout
-    assert "Traceback" not in result.stderr + result.stdout
-    lines = result.stderr.strip().splitlines()
-    errors = [line for line in lines if line.startswith("error:")]
-    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
-    for fragment in fragments:
-        assert fragment in errors[0], errors[0]
-    return errors[0]
 
 
 @pytest.mark.parametrize("retriever", ["bm25", "dense", "hybrid", None])
@@ -159,7 +147,21 @@ DAMAGE = {
     "truncated bm25 weights": (lambda f, r, w: _truncate(f / "bm25" / "weights.npy", w), "bm25", ["bm25", "lexical index unreadable"]),
     "truncated onnx model": (lambda f, r, w: _truncate(f / "dense" / "model.onnx", w), "dense", ["dense", "query model unreadable"]),
     "truncated passage store": (lambda f, r, w: _truncate(f / "store.sqlite", w), "bm25", ["store.sqlite", "rag index build"]),
+    # issue 12 (class 7): each of these printed a bare `Type: message` without the file
+    "binary CURRENT": (lambda f, r, w: w(r / "CURRENT", b"\xff\xfe\x00\x9c"), "bm25", ["CURRENT: not a build name", "rag index build"]),
+    "empty bm25 array": (lambda f, r, w: w(f / "bm25" / "indptr.npy", b""), "bm25", ["indptr.npy: lexical index unreadable (EOFError", "rag index build"]),
+    "bm25.json without n_docs": (lambda f, r, w: _drop_key(f / "bm25" / "bm25.json", "n_docs", w), "bm25", ["bm25.json", "(KeyError: 'n_docs')", "rag index build"]),
+    "empty tokenizer.json": (lambda f, r, w: w(f / "dense" / "tokenizer.json", b""), "dense", ["tokenizer.json: query tokenizer unreadable", "rag index build"]),
+    "query_model.json without dimension": (lambda f, r, w: _drop_key(f / "dense" / "query_model.json", "dimension", w), "dense",
+                                           ["query_model.json: query model unreadable (KeyError", "rag index build"]),
 }
+
+
+def _drop_key(path: Path, key: str, replace_file) -> None:
+    """A hand-edited JSON file: valid JSON, one key gone."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    del data[key]
+    replace_file(path, json.dumps(data).encode())
 
 
 @pytest.mark.parametrize("name", list(DAMAGE))

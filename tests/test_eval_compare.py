@@ -82,5 +82,5 @@ def test_cli_compare_json(tmp_path: Path, rag):
     text = rag("eval", "compare", str(a), str(b), "--dataset", str(qrels), "--metric", "mrr@10")
     assert text.returncode == 0 and "largest losses of B" in text.stdout and "q1" in text.stdout
     missing = rag("eval", "compare", str(tmp_path / "nope.trec"), str(b), "--dataset", str(qrels))
-    assert missing.returncode == 2 and missing.stderr.startswith("error: ") and "nope.trec: cannot read run file" in missing.stderr
+    assert missing.returncode == 2 and missing.stderr.startswith("error: ") and "nope.trec: run file unreadable (FileNotFoundError" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1

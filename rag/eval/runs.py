@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from rag.errors import EvalError
+from rag.errors import EvalError, reading
 from rag.models import Hit
 
 Qrels = dict[str, dict[str, int]]
 Run = dict[str, dict[str, float]]
+RUN_LINE = "'qid Q0 docid rank score tag'"
 
 
 def doc_run(hits: Sequence[Hit], *, depth: int | None = None) -> dict[str, float]:
@@ -72,10 +73,8 @@ def write_trec_run(path: Path, run: Mapping[str, Mapping[str, float]], *, tag: s
 def read_trec_run(path: Path) -> tuple[Run, str]:
     """(run, tag) from a TREC run file. Ranks in the file are not trusted (trec_eval ignores them too):
     the score orders documents. A repeated (qid, docid) is an error, as in trec_eval."""
-    try:
+    with reading(path, "run file", f"pass a TREC run file ({RUN_LINE} lines, UTF-8 text)", error=EvalError):
         text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise EvalError(f"{path}: cannot read run file ({error.strerror or error})") from error
     run: Run = {}
     tags: set[str] = set()
     for number, line in enumerate(text.splitlines(), start=1):
@@ -83,7 +82,7 @@ def read_trec_run(path: Path) -> tuple[Run, str]:
             continue
         fields = line.split()
         if len(fields) != 6:
-            raise EvalError(f"{path}:{number}: expected 6 fields 'qid Q0 docid rank score tag', found {len(fields)}")
+            raise EvalError(f"{path}:{number}: expected 6 fields {RUN_LINE}, found {len(fields)}")
         qid, _, doc, rank, score, tag = fields
         try:
             int(rank)
@@ -96,17 +95,15 @@ def read_trec_run(path: Path) -> tuple[Run, str]:
         docs[doc] = value
         tags.add(tag)
     if not run:
-        raise EvalError(f"{path}: empty run file (no 'qid Q0 docid rank score tag' lines)")
+        raise EvalError(f"{path}: empty run file (no {RUN_LINE} lines)")
     return run, ",".join(sorted(tags))
 
 
 def read_qrels(path: Path) -> Qrels:
     """Qrels from a BEIR `qrels/<split>.tsv` (header `query-id corpus-id score`, 3 columns) or a TREC
     qrels file (`qid 0 docid relevance`, 4 columns)."""
-    try:
+    with reading(path, "qrels", "pass a BEIR qrels/<split>.tsv or a TREC qrels file (UTF-8 text)", error=EvalError):
         lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise EvalError(f"{path}: cannot read qrels ({error.strerror or error})") from error
     qrels: Qrels = {}
     for number, line in enumerate(lines, start=1):
         fields = line.split()

@@ -54,7 +54,7 @@ class BuildLock:
     def _holder(self) -> dict | None:
         try:
             value = json.loads(self.path.read_text())
-            return value if isinstance(value, dict) and "pid" in value else None
+            return value if isinstance(value, dict) and type(value.get("pid")) is int else None  # "abc": unreadable
         except (OSError, ValueError):
             return None
 

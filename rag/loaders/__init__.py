@@ -19,7 +19,7 @@ from types import ModuleType
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag.errors import CorpusError
+from rag.errors import CorpusError, describe
 from rag.models import Document
 
 
@@ -109,10 +109,10 @@ def read_sources(sources: Sequence[Path], *, on_file: Callable[[Path], None] | N
         try:
             loaded = _load(loader, path)
         except CorpusError as error:
-            problems.append(LoadProblem(path=str(path), message=str(error).splitlines()[0] if str(error) else f"{path}: unreadable"))
+            problems.append(LoadProblem(path=str(path), message=str(error) or f"{path}: unreadable"))  # one line; a name's newline is shown escaped
             continue
         except (ValueError, OSError, UnicodeError, RecursionError, MemoryError) as error:  # a parser choked: still one line
-            problems.append(LoadProblem(path=str(path), message=f"{path}: {type(error).__name__}: {error}".splitlines()[0]))
+            problems.append(LoadProblem(path=str(path), message=f"{path}: {describe(error)}"))
             continue
         problems.extend(loaded.problems)
         for document in loaded.documents:

@@ -9,6 +9,7 @@ the file, so a malformed file is reported and skipped instead of stopping a buil
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
 import unicodedata
 import zlib
@@ -120,9 +121,13 @@ def element_text(element: etree._Element) -> str:
 
 
 def slug(text: str) -> str:
-    """A document-id-safe form of `text` (letters, digits, . _ : -)."""
+    """A document-id-safe form of `text` (letters, digits, . _ : -). A name that is not all ASCII
+    ('指南', 'Barré') or keeps nothing also gets 8 hex chars of its hash: two never share an id."""
     value = _ID_UNSAFE.sub("-", text).strip("-._:")
-    return value or "document"
+    if value and text.isascii():
+        return value
+    digest = hashlib.sha256(unicodedata.normalize("NFC", text).encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{value or 'document'}-{digest}"
 
 
 def first_year(text: str | None) -> int | None:
