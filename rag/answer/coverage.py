@@ -46,7 +46,11 @@ def uncovered_conditions(
     top_token_sets: list[frozenset[str]],
     settings: AbstainSettings,
 ) -> tuple[list[str], list[str]]:
-    """(covered, uncovered) conditions of the question."""
+    """(covered, uncovered) conditions of the question. A condition is covered when the corpus is about
+    it (most of its words name documents' topics) or enough of the best passages name it; a question
+    anchored on something the corpus has (a drug or trial it names) needs only one best passage naming
+    the condition ("latent TB" in that trial's exclusion criteria)."""
+    anchored = bool(question.drugs or (set(question.trials) - set(question.unknown_trials)))
     covered: list[str] = []
     uncovered: list[str] = []
     for condition in question.conditions:
@@ -56,7 +60,8 @@ def uncovered_conditions(
         topic = profile.topic_documents(tokens)
         in_topic = sum(topic.get(t, 0) > 0 for t in tokens) * 2 >= len(tokens)  # most of what names it
         share = sum(all(t in s for t in tokens) for s in top_token_sets) / len(top_token_sets) if top_token_sets else 0.0
-        (covered if in_topic or share >= settings.condition_passage_share else uncovered).append(condition)
+        named = share >= settings.condition_passage_share or (anchored and share > 0)
+        (covered if in_topic or named else uncovered).append(condition)
     return covered, uncovered
 
 
