@@ -77,9 +77,11 @@ def assemble(
     def statement(candidate: Candidate, extra: Sequence[Tag] = ()) -> Statement:
         body = candidate.body if candidate.kind in ("guideline", "label") else None
         number = references.cite(candidate.passage, candidate.document, candidate.body)
+        for passage in candidate.continued:  # list items the statement takes from the passages after its own
+            references.cite(passage, candidate.document, candidate.body)
         tags = [*tags_of(candidate), *extra, *(["excluded patients"] if id(candidate) in excluded else [])]
         return Statement(
-            text=candidate.text, citations=[number], passages=[candidate.passage.id], body=body,
+            text=candidate.text, citations=[number], passages=[candidate.passage.id, *(p.id for p in candidate.continued)], body=body,
             grade=candidate.info.grade if candidate.kind == "guideline" else None, tags=list(dict.fromkeys(tags)),
         )
 

@@ -7,7 +7,7 @@ caller: the corpus does not change under an opened index."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.answer.classify import Classifier
@@ -18,6 +18,8 @@ from rag.sentences import split_sentences
 
 _INLINE_LABEL = re.compile(r"^((?:[A-Z]{2,} )*[A-Z]{3,}):?\s+(?=[A-Z][a-z]|\()")  # "CONCLUSIONS The ...", "MAIN OUTCOME MEASURES Serious ..."
 MIN_SENTENCE_CHARS = 12  # shorter is a fragment; "Enrollment: 0 (Actual)" is a fact
+MAX_LIST_ITEMS = 4  # list items a sentence ending in a colon takes with it
+LIST_ITEM = re.compile(r"^\s*(?:[•·▪◦*–-]|\(?(?:\d{1,2}|[a-z])[.)])\s")  # "• The eye has …", "2) …", "(a) …"
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class SentenceInfo:
     grade: str | None
     line: int | None
     dependent: bool  # joined with the sentence before it
+    spans: bool = False  # a lead-in ("… only if:") joined with list items of the passages after its own
 
 
 @dataclass(frozen=True)
@@ -51,11 +54,21 @@ class PassageAnalysis:
     title: frozenset[str] = frozenset()  # tokens of the document title
     headings: frozenset[str] = frozenset()  # tokens of the section headings
     heading_text: str = ""
+    continued: tuple[Passage, ...] = ()  # the passages whose list items the passage's last lead-in takes
 
 
 def analyse_passage(
-    passage: Passage, document: Document, *, classifier: Classifier, knowledge: Knowledge, tokenize: Callable[[str], list[str]]
+    passage: Passage,
+    document: Document,
+    *,
+    classifier: Classifier,
+    knowledge: Knowledge,
+    tokenize: Callable[[str], list[str]],
+    continued: Sequence[Passage] = (),
 ) -> PassageAnalysis:
+    """The sentences of a passage with what each is (section, role, cues). `continued`: the passages after
+    this one whose list items complete its last sentence when that ends in a colon (a guideline's
+    "… is recommended only if:" whose conditions the source keeps as separate items)."""
     context = frozenset(tokenize(f"{document.title} {' '.join(passage.section)}"))
     heading = [t for h in passage.section for t in tokenize(h)]
     cue = knowledge.cue
@@ -63,7 +76,10 @@ def analyse_passage(
     sentences: list[SentenceInfo] = []
     previous: str | None = None
     path = passage.section
-    for number, sentence in enumerate(split_sentences(passage.text)):
+    units = split_sentences(passage.text)
+    own = len(units)
+    units += [item for p in continued for item in split_sentences(p.text)]
+    for number, sentence in enumerate(units[:own]):
         label = _INLINE_LABEL.match(sentence)
         if label and classifier.heading_role((label.group(1),)):  # "RESULTS We found ..." in an unstructured abstract
             path = (*passage.section, label.group(1).title())
@@ -74,6 +90,12 @@ def analyse_passage(
                 continue  # depends on something this passage does not hold
             text, dependent = f"{previous} {sentence}", True
         previous = sentence
+        if sentence.endswith(":") and number + 1 < len(units):  # "… is recommended only if:" needs the items below it
+            items = units[number + 1 : number + 1 + MAX_LIST_ITEMS]
+            text, dependent = " ".join([text, *items]), True
+            spans = number + len(items) >= own
+        else:
+            spans = False
         if len(text) < MIN_SENTENCE_CHARS:
             continue
         placement = classifier.place(text, path, document.kind)
@@ -99,9 +121,11 @@ def analyse_passage(
                 grade=classifier.grade_of(text) if document.kind == "guideline" else None,
                 line=classifier.line_of(text),
                 dependent=dependent,
+                spans=spans,
             )
         )
     return PassageAnalysis(
+        continued=tuple(continued) if any(s.spans for s in sentences) else (),
         context=context, sentences=tuple(sentences), heading_bigrams=frozenset(zip(heading, heading[1:])),
         title=frozenset(tokenize(document.title)), headings=frozenset(heading), heading_text=" > ".join(passage.section),
     )
@@ -122,6 +146,9 @@ class Candidate:
     prior: bool = False  # recommends what the patient already had
     prior_topic: bool = False  # is only about what the patient already had
     intent_match: bool = False  # gives what the question asks for
+    features: object = None  # the scoring Features it was scored from (rag.answer.scoring)
+    bottom_score: float | None = None  # the bottom-line ranker's score (rag.answer.ranker), when one is trained
+    continued: tuple[Passage, ...] = ()  # further passages the sentence's text comes from (list items after a lead-in)
 
     @property
     def text(self) -> str:

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
 from rag.answer.assemble import Extras, assemble
-from rag.answer.candidates import Candidate, PassageAnalysis, analyse_passage
+from rag.answer.candidates import LIST_ITEM, MAX_LIST_ITEMS, Candidate, PassageAnalysis, analyse_passage
 from rag.answer.classify import Classifier
 from rag.answer.coverage import decide, reports_results, term_coverage, uncovered_conditions
 from rag.answer.gather import STUDY_KINDS, Gathered, gather
 from rag.answer.models import SECTION_ORDER, Answer, AnswerSection, Statement
 from rag.answer.question import Question, prepare_question
+from rag.answer.ranker import Context, load_ranker, vectorize
 from rag.answer.related import related_questions
 from rag.answer.scoring import Features, relevance
 from rag.answer.selection import Ask, select
@@ -90,11 +92,26 @@ class Asker:
     def analysis(self, passage, document: Document) -> PassageAnalysis:
         cached = self._analysis.get(passage.id)
         if cached is None:
-            cached = analyse_passage(passage, document, classifier=self.classifier, knowledge=self.knowledge, tokenize=self.index.tokenize)
+            cached = analyse_passage(passage, document, classifier=self.classifier, knowledge=self.knowledge, tokenize=self.index.tokenize,
+                                     continued=self._list_after(passage))
             if len(self._analysis) >= ANALYSIS_CACHE:
                 self._analysis.pop(next(iter(self._analysis)))
             self._analysis[passage.id] = cached
         return cached
+
+    def _list_after(self, passage) -> list:
+        """The list items that follow a passage ending in a lead-in colon, when the source kept each item as
+        a passage of its own (the same section, up to MAX_LIST_ITEMS, while they read as list items)."""
+        if not passage.text.rstrip().endswith(":"):
+            return []
+        items = []
+        for after in self.index.store.passages_of(passage.doc_id):
+            if after.ordinal <= passage.ordinal:
+                continue
+            if after.section != passage.section or not LIST_ITEM.match(after.text) or len(items) == MAX_LIST_ITEMS:
+                break
+            items.append(after)
+        return items
 
     def design(self, document: Document) -> str:
         """Study design from the title and first passage: phase3 (randomized), phase2, other; none for
@@ -177,6 +194,7 @@ class Asker:
         bodies = self.index.store.body_of(gathered.documents)
         regions = set(question.regions)
         intents = [self.knowledge.intents[i][1] for i in question.intents[:2]]
+        forms = [self.knowledge.answer_types[i][1] for i in question.answer_types]
         out: list[Candidate] = []
         seen: set[str] = set()
         for position, passage in gathered.ranked:
@@ -218,6 +236,10 @@ class Asker:
                     phrase_overlap=len(pairs & (info.bigrams | analysis.heading_bigrams)) / len(pairs) if pairs else 0.0,
                     short=sum(w.isalpha() for w in info.text.split()) <= scoring.short_words,
                     aspect_overlap=found_aspect / aspect_total if aspect_total else 0.0,
+                    asked_overlap=len(asked_terms & (tokens | analysis.headings)) / len(asked_terms) if asked_terms else 0.0,
+                    density=len(matched) / len(tokens) if tokens else 0.0,
+                    dense=gathered.dense_scores.get(passage.id, 0.0),
+                    answer_form=sum(bool(f.search(info.text) or f.search(analysis.heading_text)) for f in forms) / len(forms) if forms else 0.0,
                     position=position,
                     document_rank=rank,
                     design=design,  # type: ignore[arg-type]
@@ -240,9 +262,22 @@ class Asker:
                 out.append(Candidate(
                     info=info, passage=passage, document=document, body=body, relevance=relevance(features, scoring),
                     order=position * 1000 + info.number, document_rank=rank, superseded=document.id in superseded,
-                    prior=recommends_prior, prior_topic=about_prior, intent_match=intent_match,
+                    prior=recommends_prior, prior_topic=about_prior, intent_match=intent_match, features=features,
+                    continued=analysis.continued if info.spans else (),
                 ))
-        return out
+        return self._bottom_scores(question, out)
+
+    def _bottom_scores(self, question: Question, candidates: list[Candidate]) -> list[Candidate]:
+        """Each candidate's bottom-line score from the trained ranker (none trained: unchanged)."""
+        ranker = load_ranker() if self.settings.selection.use_ranker else None
+        if ranker is None or not candidates:
+            return candidates
+        import numpy as np
+
+        context = Context(intent=question.intent, named_bodies=bool(question.bodies))
+        vectors = np.vstack([vectorize(c, c.features, context, self.settings.scoring) for c in candidates])
+        scores = ranker.scores(vectors)
+        return [replace(c, bottom_score=float(s)) for c, s in zip(candidates, scores, strict=True)]
 
     def _with_class_mates(self, drugs) -> list[str]:
         """The drugs and the members of the smallest class of each (after carboplatin, cisplatin is no

@@ -7,7 +7,7 @@ reverse), a per-document cap, the body passages, and the results passages of the
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,6 +30,7 @@ class Gathered:
     documents: dict[str, Document]
     document_rank: dict[str, int]  # doc id -> 0-based rank of the document
     top_dense: float  # best dense similarity (1.0 without a dense index)
+    dense_scores: dict[str, float] = field(default_factory=dict)  # passage id -> cosine, for the dense top hits
 
 
 def gather(
@@ -57,7 +58,7 @@ def gather(
     ranked = _expand(ranked, index, documents, settings, classifier)
     document_rank = _document_rank(fused, lead)
     ranked = _whole_documents(ranked, index, document_rank, settings)
-    return Gathered(fused, ranked, documents, document_rank, top_dense)
+    return Gathered(fused, ranked, documents, document_rank, top_dense, {h.passage_id: h.score for h in dense})
 
 
 def _hits(index: Index, pairs: list[tuple[int, float]]) -> list[Hit]:

@@ -54,6 +54,7 @@ class Question:
     expansions: tuple[str, ...] = ()
     rewritten: str = field(default="", metadata={"doc": "The question with shorthand replaced in place by its meaning (for word pairs)."})
     asked: tuple[str, ...] = field(default=(), metadata={"doc": "Words of the question that say what it asks for ('enrolled', 'dose')."})
+    answer_types: tuple[int, ...] = field(default=(), metadata={"doc": "Indexes of the vocabulary's answer types the question asks for."})
 
     @property
     def intent(self) -> str | None:
@@ -239,6 +240,7 @@ def prepare_question(
         expansions=tuple(expansions),
         rewritten=rewritten,
         asked=asked,
+        answer_types=tuple(i for i, (q, _) in enumerate(knowledge.answer_types) if q.search(text)),
     )
 
 

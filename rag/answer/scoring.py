@@ -21,6 +21,10 @@ class Features:
     phrase_overlap: float = 0.0  # share of the question's adjacent term pairs found adjacent in the sentence
     short: bool = False  # few words: what it says is in its heading (a results table row)
     aspect_overlap: float = 0.0  # share of the question's terms its document's title lacks, found in the sentence or its headings
+    asked_overlap: float = 0.0  # share of the words saying what is asked ("enrolled", "dose") in the sentence or its headings
+    density: float = 0.0  # share of the sentence's own terms that are question terms
+    dense: float = 0.0  # the passage's dense similarity to the question (0 when not among the dense hits)
+    answer_form: float = 0.0  # share of the answer forms the question asks for that the sentence has (a count, a dose, a rate)
     design: Design = "none"  # study design of the document ("none": not a study)
     section: str = "evidence"
     role: str | None = None
@@ -54,6 +58,7 @@ def relevance(f: Features, s: ScoringSettings) -> float:
         score += s.result_bonus + (s.survival_bonus if f.survival else 0.0)
     if f.intent_match:
         score += s.intent_bonus
+    score += s.answer_form_bonus * f.answer_form
     if f.role in ("conclusion", "recommendation"):
         score += s.role_bonus
     value = design * rank_weight(f.position, f.document_rank, s) * score

@@ -17,6 +17,7 @@ candidates). Documents first, then sentences within them:
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
@@ -125,7 +126,12 @@ def bottom_line(best: Sequence[Candidate], ask: Ask, documents: Sequence[str], s
     if not pool:
         return []
 
+    learned = all(c.bottom_score is not None for c in pool)
+    top_score = max((c.bottom_score for c in pool), default=0.0) if learned else 0.0
+
     def value(candidate: Candidate) -> float:
+        if learned:  # the ranker's odds against the best candidate: 1 for the best, below for the rest
+            return math.exp(candidate.bottom_score - top_score)
         factor = settings.bottom_preference if _preferred(candidate, ask) else 1.0
         named = bool(candidate.body and candidate.body in ask.bodies)
         if (candidate.info.negative or candidate.section == "caveats") and not named:

@@ -65,6 +65,9 @@ class ScoringSettings(_Settings):
     result_bonus: float = Field(default=0.25, description="Bonus of an evidence sentence that reports an effect estimate.")
     survival_bonus: float = Field(default=0.15, description="... more when it reports overall survival.")
     intent_bonus: float = Field(default=0.3, description="Bonus of a sentence that gives what the question asks for (a dose, a result).")
+    answer_form_bonus: float = Field(
+        default=0.4, description="Bonus of a sentence in the form the question asks for (a count for 'how many', a dose with its unit)."
+    )
     role_bonus: float = Field(default=0.15, description="Bonus of a conclusion or recommendation sentence (source structure).")
     enrolment_factor: float = Field(default=0.8, description="Factor of design/population sentences (who was enrolled < what happened).")
     background_factor: float = Field(default=0.5, description="Factor of background, objective and methods sentences.")
@@ -105,6 +108,9 @@ class SelectionSettings(_Settings):
     bottom_preference: float = Field(default=1.2, description="Factor, in the bottom line, of a sentence of the kind the question asks for.")
     bottom_negative: float = Field(default=0.8, description="Factor, in the bottom line, of 'no recommendation' and caveat sentences.")
     bottom_words: int = Field(default=90, ge=10, description="Words of the bottom line at most.")
+    use_ranker: bool = Field(
+        default=True, description="Choose the bottom line with the trained ranker (rag/answer/bottom_ranker.json) when there is one."
+    )
     word_budget: int = Field(default=350, ge=50, description="Words of statements on the default page (--full shows all).")
 
 

@@ -44,7 +44,7 @@ def supported_by(text: str, quote: str) -> bool:
 def verify(statement: Statement, references: dict[int, Reference]) -> Statement | None:
     """The statement with only valid citations, or None when it must be dropped. A fact must be
     supported by one passage it cites (`passages`; all passages of its cited references when it names
-    none)."""
+    none), or by the passages it names read in order (a lead-in and the list items after it)."""
     if statement.kind == "gap":
         return statement.model_copy(update={"citations": [], "passages": []})
     citations = [n for n in dict.fromkeys(statement.citations) if n in references]
@@ -53,6 +53,9 @@ def verify(statement: Statement, references: dict[int, Reference]) -> Statement 
     located = {loc.passage_id: loc.quote for n in citations for loc in references[n].locators}
     wanted = [p for p in dict.fromkeys(statement.passages) if p in located] or list(located)
     supporting = [p for p in wanted if supported_by(statement.text, located[p])]
+    named = [p for p in dict.fromkeys(statement.passages) if p in located]
+    if not supporting and len(named) > 1 and supported_by(statement.text, "\n".join(located[p] for p in named)):
+        supporting = named  # a lead-in and its list items, each kept as a passage by the source: supported together
     if not supporting:
         return None
     cited = [n for n in citations if any(loc.passage_id in supporting for loc in references[n].locators)]

@@ -91,6 +91,7 @@ class Vocabulary(BaseModel):
     designs: dict[Literal["phase3", "phase2"], str]
     question_words: str
     intents: dict[str, IntentCues]
+    answer_types: list[IntentCues]
     prior_therapy: str
     clause_end: str
     line_words: dict[int, str]
@@ -253,6 +254,10 @@ class Knowledge:
             name: (re.compile(cues.question, re.IGNORECASE), re.compile(cues.answer, re.IGNORECASE))
             for name, cues in self.vocabulary.intents.items()
         }
+
+    @cached_property
+    def answer_types(self) -> list[tuple[re.Pattern[str], re.Pattern[str]]]:
+        return [(re.compile(a.question, re.IGNORECASE), re.compile(a.answer, re.IGNORECASE)) for a in self.vocabulary.answer_types]
 
     @cached_property
     def lines(self) -> dict[int, re.Pattern[str]]:

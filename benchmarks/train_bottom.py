@@ -1,0 +1,113 @@
+"""Train the bottom-line ranker (rag/answer/bottom_ranker.json) from the dev splits of the gold sets,
+and report bottom-line directness on dev and test with and without it.
+
+    python benchmarks/train_bottom.py                     # every gold set with a corpus.yaml, plus the default set
+    python benchmarks/train_bottom.py --sets scifact ctgov --no-write
+
+A candidate is a good bottom line when it matches every `bottom` regex of its question and no
+`bottom_not` one — the same test `rag eval answers` applies to the page. Only dev questions train;
+test questions are only scored. Indexes come from the evaluation cache (built if missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from rag.answer import Asker  # noqa: E402
+from rag.answer.ranker import RANKER_FILE, Context, train, vectorize  # noqa: E402
+from rag.answer.selection import _leads, Ask  # noqa: E402
+from rag.eval.answers import evaluate_answers  # noqa: E402
+from rag.eval.gold import load_gold  # noqa: E402
+from rag.eval.goldcorpus import corpus_beside, ensure_gold_index  # noqa: E402
+from rag.index.build import build_index  # noqa: E402
+
+DEFAULT_GOLD = ROOT / "eval" / "gold" / "questions.jsonl"
+
+
+def gold_sets(names: list[str] | None) -> dict[str, Path]:
+    found = {p.parent.name: p for p in sorted((ROOT / "eval" / "gold").glob("*/questions.jsonl"))}
+    found["default"] = DEFAULT_GOLD
+    return {n: p for n, p in found.items() if not names or n in names}
+
+
+def index_of(name: str, gold: Path) -> Path:
+    spec = corpus_beside(gold)
+    if spec is not None:
+        return ensure_gold_index(spec)
+    root = ROOT / "indexes" / "eval" / "default-corpus"
+    if not (root / "CURRENT").exists():
+        build_index([ROOT / "corpus"], root)
+    return root
+
+
+def groups_of(asker: Asker, gold: Path, split: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    out = []
+    for question in load_gold(gold, split=split):
+        if question.expect != "answer" or not question.bottom:
+            continue
+        prepared = asker.prepare(question.question)
+        candidates = asker.candidates(prepared, asker.gather(prepared))
+        ask = Ask(subgroups=prepared.asks("subgroup"))
+        pool = [c for c in candidates if _leads(c, ask)]
+        if not pool:
+            continue
+        context = Context(intent=prepared.intent, named_bodies=bool(prepared.bodies))
+        x = np.vstack([vectorize(c, c.features, context, asker.settings.scoring) for c in pool])
+        y = np.array([
+            float(all(re.search(p, c.text, re.IGNORECASE) for p in question.bottom)
+                  and not any(re.search(p, c.text, re.IGNORECASE) for p in question.bottom_not))
+            for c in pool
+        ])
+        out.append((x, y))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", nargs="*", help="gold set names (default: all)")
+    parser.add_argument("--l2", type=float, default=0.001)
+    parser.add_argument("--no-write", action="store_true", help="report only; keep the shipped weights")
+    args = parser.parse_args()
+    sets = gold_sets(args.sets)
+    indexes = {name: index_of(name, gold) for name, gold in sets.items()}
+    started = time.perf_counter()
+    groups: list[tuple[np.ndarray, np.ndarray]] = []
+    for name, gold in sets.items():
+        asker = Asker(indexes[name])
+        asker.settings = asker.settings.model_copy(update={"selection": asker.settings.selection.model_copy(update={"use_ranker": False})})
+        found = groups_of(asker, gold, "dev")
+        groups += found
+        reachable = sum(bool(y.any()) for _, y in found)
+        print(f"{name}: {len(found)} dev questions, {reachable} with a good sentence among the candidates")
+    ranker = train(groups, l2=args.l2)
+    print(f"trained on {sum(bool(y.any()) for _, y in groups)} questions in {time.perf_counter() - started:.1f} s")
+    if not args.no_write:
+        RANKER_FILE.write_text(ranker.to_json(trained_on="dev splits of " + ", ".join(sets), l2=args.l2) + "\n")
+        from rag.answer.ranker import load_ranker
+
+        load_ranker.cache_clear()
+        print(f"wrote {RANKER_FILE}")
+    print("\n| set | split | bottom direct (hand-set) | bottom direct (ranker) | facts (ranker) |\n|---|---|---|---|---|")
+    for name, gold in sets.items():
+        for split in ("dev", "test"):
+            rates = []
+            for use in (False, True):
+                asker = Asker(indexes[name])
+                asker.settings = asker.settings.model_copy(update={"selection": asker.settings.selection.model_copy(update={"use_ranker": use})})
+                report = evaluate_answers(gold, split=split, index_root=indexes[name], composer=asker.ask)
+                rates.append(report)
+            fmt = lambda r: f"{r.bottom_direct_rate:.3f}" if r.bottom_direct_rate is not None else "–"  # noqa: E731
+            print(f"| {name} | {split} | {fmt(rates[0])} | {fmt(rates[1])} | {rates[1].fact_recall:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Sentence analysis of a passage: a lead-in ending in a colon takes the list items after it, within its
+passage or from the passages after it when the source kept each item apart (NGC major recommendations)."""
+
+from __future__ import annotations
+
+from rag.answer.candidates import analyse_passage
+from rag.answer.classify import Classifier
+from rag.knowledge import Knowledge, load_vocabulary
+from rag.models import Document, Passage
+from rag.tokenize import TokenizerSettings, make_tokenizer
+
+KNOWLEDGE = Knowledge(load_vocabulary())
+DOCUMENT = Document(id="ngc-1", title="Aflibercept for diabetic macular oedema", kind="guideline", body="NICE")
+SECTION = ("Major Recommendations",)
+
+
+def passage(ordinal: int, text: str) -> Passage:
+    return Passage(id=f"ngc-1#{ordinal:012x}", doc_id="ngc-1", section=SECTION, text=text, ordinal=ordinal)
+
+
+def analyse(p: Passage, continued: list[Passage] | None = None):
+    return analyse_passage(p, DOCUMENT, classifier=Classifier(KNOWLEDGE), knowledge=KNOWLEDGE,
+                           tokenize=make_tokenizer(TokenizerSettings()), continued=continued or [])
+
+
+LEAD = "Aflibercept is recommended as an option for treating diabetic macular oedema only if:"
+ITEMS = ["• the central retinal thickness is 400 micrometres or more and", "• the company provides the discount agreed."]
+
+
+def test_a_lead_in_takes_the_items_of_its_own_passage() -> None:
+    analysis = analyse(passage(0, "\n".join([LEAD, *ITEMS])))
+    first = analysis.sentences[0]
+    assert first.text.startswith(LEAD) and "400 micrometres" in first.text and first.dependent and not first.spans
+    assert analysis.continued == ()
+
+
+def test_a_lead_in_takes_the_items_the_source_kept_as_passages_of_their_own() -> None:
+    following = [passage(1, ITEMS[0]), passage(2, ITEMS[1])]
+    analysis = analyse(passage(0, LEAD), following)
+    (only,) = analysis.sentences  # the items are sentences of their own passages, not of this one
+    assert only.text == " ".join([LEAD, *ITEMS]) and only.spans
+    assert analysis.continued == tuple(following)
+
+
+def test_a_passage_that_does_not_end_in_a_lead_in_ignores_what_follows() -> None:
+    analysis = analyse(passage(0, "Aflibercept is recommended for diabetic macular oedema."), [passage(1, ITEMS[0])])
+    assert [s.text for s in analysis.sentences] == ["Aflibercept is recommended for diabetic macular oedema."]
+    assert analysis.continued == () and not analysis.sentences[0].spans
