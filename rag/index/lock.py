@@ -6,6 +6,7 @@ start time and the machine's boot id), so a lock is judged stale exactly:
 - same host, another boot id: the machine restarted since, so the builder is gone;
 - another host (a container or machine sharing the folder): nothing here can see its processes, so the
   lock is refused with a message naming the file and when it is safe to delete it.
+Only a holder proven to be the build itself (same pid and start time) is offered to be stopped.
 """
 
 from __future__ import annotations
@@ -110,7 +111,10 @@ class BuildLock:
                 f"{self.path}: held by a build on host {holder.host!r} (pid {holder.pid}, started {holder.started}), "
                 f"which this machine cannot check; once no build runs there, delete {self.path} and retry"
             )
-        return f"{self.path}: another build (pid {holder.pid}, started {holder.started}) is running; wait for it to finish"
+        running = f"{self.path}: another build (pid {holder.pid}, started {holder.started}) is running"
+        if holder.process_start and holder.process_start == _process_start(holder.pid):
+            return f"{running}; wait for it or stop it"  # that very process: its start time matches
+        return f"{running}; wait for it to finish"
 
     def _holder(self) -> LockHolder | None:
         try:
