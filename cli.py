@@ -67,16 +67,22 @@ def index_build(
 
 @index_app.command("status")
 @guarded
-def index_status(index: IndexOpt = None, output: FormatOpt = "text") -> None:  # type: ignore[assignment]
-    """Show what an index holds and how it was built."""
+def index_status(
+    index: IndexOpt = None,  # type: ignore[assignment]
+    output: FormatOpt = "text",
+    verify: Annotated[bool, typer.Option("--verify", help="Also re-hash every file against the manifest's sha256 (reads it all).")] = False,
+) -> None:
+    """Show what an index holds and how it was built; fails on a damaged or mismatched file."""
     from rag.index.load import open_index
 
     check_format(output)
     opened = open_index(index or default_index())
+    checked = opened.check(full=verify)
     manifest = opened.manifest
     profile = opened.profile.summary
     if output == "json":
-        typer.echo(json.dumps({"path": str(opened.folder), "manifest": manifest.model_dump(), "profile": profile.model_dump()}, indent=2))
+        typer.echo(json.dumps({"path": str(opened.folder), "manifest": manifest.model_dump(), "profile": profile.model_dump(),
+                               "check": checked.model_dump()}, indent=2))
         return
     model = manifest.model
     typer.echo(f"index     {opened.folder}")
@@ -86,6 +92,8 @@ def index_status(index: IndexOpt = None, output: FormatOpt = "text") -> None:  #
     typer.echo(f"model     {model.name} ({model.dimension} dims, max {model.max_seq_length} tokens, faiss {model.faiss})" if model else "model     none (BM25 only)")
     typer.echo(f"bm25      {manifest.bm25.variant} k1={manifest.bm25.k1} b={manifest.bm25.b}   chunking max {manifest.chunking.max_tokens} tokens")
     typer.echo(f"corpus    sha256 {manifest.corpus_hash[:16]}…")
+    hashed = f", {checked.files_hashed} files re-hashed" if verify else " (sizes, counts, contents; --verify re-hashes)"
+    typer.echo(f"checked   {', '.join(checked.parts)}: ok{hashed}")
     for problem in manifest.problems:
         typer.echo(f"skipped   {one_line(problem)}")
     from rag.render import print_profile

@@ -185,6 +185,7 @@ def build_size(n: int, real, args: argparse.Namespace, onnx: Path) -> dict:
     from rag.dense import build_faiss, choose_kind, save_faiss
     from rag.index.build import CURRENT
     from rag.index.manifest import Counts, Manifest, ModelInfo, write_manifest
+    from rag.index.integrity import record_artifacts, write_stamps
     from rag.index.store import write_store
     from rag.tokenize import TokenizerSettings, make_tokenizer
 
@@ -253,11 +254,12 @@ def build_size(n: int, real, args: argparse.Namespace, onnx: Path) -> dict:
         passages[i % base].model_copy(update={"id": replica(passages[i % base].id, i // base), "doc_id": replica(passages[i % base].doc_id, i // base)})
         for i in range(n)
     )
-    write_store(folder, docs, rows)
+    write_store(folder, docs, rows, build_id=f"bench-{n}")
     info["store_s"] = round(time.perf_counter() - t0, 1)
     for item in onnx.iterdir():
         shutil.copy2(item, folder / "dense" / item.name)
     manifest = Manifest(
+        build_id=f"bench-{n}",
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         sources=[f"bench_scale: {info['text']} text, {info['vectors']} vectors"],
         corpus_hash="bench",
@@ -266,8 +268,10 @@ def build_size(n: int, real, args: argparse.Namespace, onnx: Path) -> dict:
         tokenizer=TokenizerSettings(),
         bm25=BM25Settings(),
         counts=Counts(documents=document_count, passages=n, vocabulary=vocabulary, embedded=0),
+        artifacts=record_artifacts(folder),
     )
     write_manifest(manifest, folder)
+    write_stamps(folder, manifest.artifacts)
     (root / CURRENT).write_text(folder.name + "\n")
     del vectors
     gc.collect()

@@ -24,6 +24,8 @@ HNSW_FROM = 200_000
 IVFPQ_FROM = 500_000
 REFINE_FACTOR = 10  # ivfpq: re-rank 10 x k PQ candidates with the float16 vectors
 FAISS_FILE = "vectors.faiss"
+NORM_TOLERANCE = 1e-2  # stored vectors are unit norm (float16 copies in ivfpq: within ~1e-3)
+FULL_CHECK_FLOATS = 4_000_000  # check every vector at load up to this size (~10k x 384, ~10 ms); above, hits only
 
 
 def choose_kind(n_vectors: int) -> FaissKind:
@@ -80,19 +82,48 @@ def load_faiss(folder: Path, *, mmap: bool = True):
     try:
         # IO_FLAG_MMAP_IFC maps flat vector storage (flat, HNSW, the ivfpq re-ranking vectors) from the file
         attempts = [getattr(faiss, "IO_FLAG_MMAP_IFC", 0), faiss.IO_FLAG_MMAP] if mmap else []
+        index = None
         for flag in attempts:
             if flag:
                 try:
-                    return faiss.read_index(str(path), flag | faiss.IO_FLAG_READ_ONLY)
+                    index = faiss.read_index(str(path), flag | faiss.IO_FLAG_READ_ONLY)
+                    break
                 except RuntimeError:  # some index types cannot be memory-mapped
                     continue
-        return faiss.read_index(str(path))
-    except RuntimeError as error:
+        return index if index is not None else faiss.read_index(str(path))
+    except (RuntimeError, MemoryError) as error:
         raise IndexStateError(f"{path}: dense index unreadable ({str(error).splitlines()[0]}); rebuild with `rag index build`") from error
 
 
-def search_faiss(index, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(scores, rows), each (n_queries x k); rows are -1 where fewer than k vectors exist."""
+def search_faiss(index, query_vectors: np.ndarray, k: int, *, path: Path | str = FAISS_FILE) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, rows), each (n_queries x k); rows are -1 where fewer than k vectors exist. The vectors
+    of the hits are checked (unit norm, score = inner product), so a damaged vector is never served."""
     k = max(1, min(k, index.ntotal))
-    scores, rows = index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
+    query_vectors = np.ascontiguousarray(query_vectors, dtype=np.float32)
+    scores, rows = index.search(query_vectors, k)
+    for query, row_scores, row_ids in zip(query_vectors, scores, rows):
+        found = row_ids >= 0
+        vectors = np.stack([index.reconstruct(int(r)) for r in row_ids[found]]) if found.any() else np.zeros((0, len(query)))
+        _check_unit(vectors, path)
+        if not np.allclose(vectors @ query, row_scores[found], atol=NORM_TOLERANCE):
+            raise _damaged(path, "a hit's score is not its vector's inner product with the query")
     return scores, rows
+
+
+def check_vectors(index, path: Path) -> None:
+    """Refuse a faiss index whose stored vectors are not finite unit vectors (damaged bytes). Reads
+    every vector up to FULL_CHECK_FLOATS (a few ms for thousands of passages); larger indexes are
+    checked at search time, hit by hit."""
+    if index.ntotal * index.d <= FULL_CHECK_FLOATS and index.ntotal:
+        _check_unit(index.reconstruct_n(0, index.ntotal), path)
+
+
+def _check_unit(vectors: np.ndarray, path: Path | str) -> None:
+    with np.errstate(all="ignore"):
+        squares = np.einsum("ij,ij->i", vectors, vectors)  # squared norms; inf or nan for damaged bytes
+    if not np.all(np.isfinite(squares)) or np.any(np.abs(squares - 1.0) > 2 * NORM_TOLERANCE):
+        raise _damaged(path, "stored vectors are not unit vectors")
+
+
+def _damaged(path: Path | str, detail: str) -> IndexStateError:
+    return IndexStateError(f"{path}: dense index unreadable ({detail}: the file is damaged); rebuild with `rag index build`")

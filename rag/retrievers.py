@@ -70,12 +70,12 @@ class DenseRetriever:
         self.index = index
 
     def search(self, query: str, k: int) -> list[Hit]:
-        from rag.dense import search_faiss
+        from rag.dense import FAISS_FILE, search_faiss
 
         _check_k(k)
         faiss_index = self.index.faiss  # first: on a --no-dense index this is the error that says so
         vector = self.index.query_encoder.encode([check_query(query)])
-        scores, rows = search_faiss(faiss_index, vector, k)
+        scores, rows = search_faiss(faiss_index, vector, k, path=self.index.folder / "dense" / FAISS_FILE)
         pairs = [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
         return _hits(self.index, pairs)
 

@@ -42,10 +42,10 @@ def gather(
     dense: list[Hit] = []
     top_dense = 1.0
     if index.manifest.model is not None:
-        from rag.dense import search_faiss
+        from rag.dense import FAISS_FILE, search_faiss
 
         vector = index.query_encoder.encode([question.dense_query])
-        values, rows = search_faiss(index.faiss, vector, settings.depth)
+        values, rows = search_faiss(index.faiss, vector, settings.depth, path=index.folder / "dense" / FAISS_FILE)
         pairs = [(int(r), float(v)) for r, v in zip(rows[0], values[0], strict=True) if r >= 0]
         dense = _hits(index, pairs)
         top_dense = pairs[0][1] if pairs else 0.0

@@ -32,7 +32,6 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.answer.models import SECTION_ORDER, Answer
-from rag.errors import EvalError
 from rag.eval.gold import GoldQuestion
 
 SUPPORT_OVERLAP = 0.6

@@ -3,13 +3,15 @@
 Layout of an index folder (the path a user names, default `indexes/default`):
     rag-index.json           marks the folder as an index (a build refuses a folder of other things)
     CURRENT                  name of the active build (replaced atomically when a build completes)
-    build-<stamp>/           a complete build: .rag-build marker, manifest.json, store.sqlite, bm25/, dense/
+    build-<stamp>/           a complete build: .rag-build marker, manifest.json (with every file's size and
+                             sha256), stamps.json (their stat signatures), store.sqlite, bm25/, dense/
     build-<stamp>.partial/   a build in progress (or killed): never read, removed by the next build
     embeddings/<model>/      the embedding cache shared by builds
     build.lock               present while a build runs
 A build writes only into its `.partial` folder and the cache, then renames the folder and swaps
 CURRENT, so a failed or killed build leaves the previous index loadable. It removes only build
-folders it made (stamp-format name and marker), never other entries of the folder.
+folders it made (stamp-format name and marker), never other entries of the folder, and keeps a
+replaced build while a reader still holds it open (a later build removes it).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import datetime as dt
 import hashlib
 import os
 import shutil
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -30,7 +33,9 @@ from rag.embedding import DEFAULT_MODEL, PassageEncoder, max_seq_length, resolve
 from rag.errors import CorpusError, RagError
 from rag.index.embcache import EmbeddingCache, model_slug, text_key
 from rag.index.lock import BuildLock
+from rag.index.integrity import record_artifacts, write_stamps
 from rag.index.manifest import Counts, Manifest, ModelInfo, write_manifest
+from rag.index.querymodel import link_query_model
 from rag.index.store import write_store
 from rag.knowledge import Knowledge, find_field_file, load_vocabulary, read_field_file
 from rag.profile.build import build_profile
@@ -38,7 +43,9 @@ from rag.loaders import LoadProblem, read_sources
 from rag.models import Document, Passage
 from rag.tokenize import TokenizerSettings, make_tokenizer
 
-from rag.index.layout import CURRENT, claim_index_root, current_build, mark_build, owned_builds  # noqa: F401 - CURRENT, current_build re-exported
+from rag.index.layout import (  # noqa: F401 - CURRENT, current_build re-exported
+    CURRENT, claim_index_root, current_build, mark_build, owned_builds, remove_unless_held,
+)
 EMBED_BATCH = 64  # passages per cache shard: the most a kill can lose
 
 
@@ -189,8 +196,11 @@ def _build_into(
     profile = build_profile(folder, documents, passages, knowledge=knowledge, tokenize=tokenize, field_file=field_path)
 
     progress.stage("passage store", None)
-    write_store(folder, documents, passages, canonical_body=knowledge.canonical_body)
+    build_id = uuid.uuid4().hex
+    write_store(folder, documents, passages, build_id=build_id, canonical_body=knowledge.canonical_body)
+    progress.stage("checksums", None)
     manifest = Manifest(
+        build_id=build_id,
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         sources=[str(s) for s in sources],
         corpus_hash=corpus_hash(documents),
@@ -201,8 +211,10 @@ def _build_into(
         counts=Counts(documents=len(documents), passages=len(passages), vocabulary=len(bm25.vocabulary), embedded=embedded),
         problems=[p.message for p in problems],
         field_file=profile.field_file,
+        artifacts=record_artifacts(folder),
     )
     write_manifest(manifest, folder)
+    write_stamps(folder, manifest.artifacts)
     return BuildReport(path=str(folder), manifest=manifest, problems=problems, reused=reused, embedded=embedded)
 
 
@@ -231,25 +243,9 @@ def _build_dense(
     progress.stage("dense index", None)
     kind = settings.faiss or choose_kind(len(texts))
     save_faiss(build_faiss(vectors, kind), folder / "dense")
-    onnx_dir = cache_dir / "onnx"
-    if not (onnx_dir / "model.onnx").exists():
-        progress.stage("exporting query model (ONNX)", None)
-        staging = cache_dir / f"onnx.{os.getpid()}.partial"
-        shutil.rmtree(staging, ignore_errors=True)
-        encoder.export_onnx(staging)
-        shutil.rmtree(onnx_dir, ignore_errors=True)
-        os.replace(staging, onnx_dir)
-    for item in onnx_dir.iterdir():
-        _link_or_copy(item, folder / "dense" / item.name)
+    link_query_model(cache_dir, folder / "dense", encoder, on_export=lambda: progress.stage("exporting query model (ONNX)", None))
     info = ModelInfo(name=settings.model, dimension=encoder.dimension, max_seq_length=max_seq_length(model_dir), faiss=kind)
     return info, reused, len(missing)
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
 
 
 def _swap_current(index_root: Path, build_name: str) -> None:
@@ -267,9 +263,10 @@ def _remove_partials(index_root: Path) -> None:
 
 
 def _remove_old_builds(index_root: Path, *, keep: str) -> None:
+    """Remove replaced builds, except one a reader still holds open (a later build removes it)."""
     for path in owned_builds(index_root):
         if path.name != keep and not path.name.endswith(".partial"):
-            shutil.rmtree(path, ignore_errors=True)
+            remove_unless_held(path)
 
 
 __all__ = ["BuildReport", "BuildSettings", "RagError", "build_index", "current_build"]

@@ -3,6 +3,8 @@
 Vectors are appended in shards (`shard-000007.npy` + `shard-000007.keys.json`); a shard counts only
 once its keys file exists, and both are written by rename, so a build killed at any moment loses at
 most the batch in flight. Unchanged passages are never re-embedded, and an interrupted build resumes.
+A damaged shard (empty, truncated, unreadable keys) is ignored, and a cached vector is reused only
+when it is finite, unit norm and of the model's dimension: anything else is simply embedded again.
 """
 
 from __future__ import annotations
@@ -34,6 +36,27 @@ def _atomic_write_bytes(path: Path, write) -> None:  # noqa: ANN001
     os.replace(tmp, path)
 
 
+def _read_shard(folder: Path, number: int, dimension: int) -> tuple[list[str], np.ndarray] | None:
+    """(keys, vectors) of a shard, or None when its files are unreadable or disagree in shape."""
+    try:
+        keys = json.loads((folder / f"shard-{number:06d}.keys.json").read_text())
+        vectors = np.load(folder / f"shard-{number:06d}.npy", allow_pickle=False, mmap_mode="r")
+    except (OSError, ValueError, EOFError):  # EOFError: an empty .npy file
+        return None
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        return None
+    if vectors.ndim != 2 or vectors.shape != (len(keys), dimension) or vectors.dtype != np.float32:
+        return None
+    return keys, vectors
+
+
+def _sound_rows(vectors: np.ndarray, tolerance: float = 1e-3) -> np.ndarray:
+    """Rows that are finite unit vectors (what the encoder writes); damaged bytes give anything else."""
+    with np.errstate(all="ignore"):
+        norms = np.linalg.norm(np.asarray(vectors, dtype=np.float64), axis=1)
+    return np.isfinite(norms) & (np.abs(norms - 1.0) <= tolerance)
+
+
 class EmbeddingCache:
     def __init__(self, folder: Path, dimension: int) -> None:
         self.folder = folder
@@ -43,16 +66,13 @@ class EmbeddingCache:
         self._shards: dict[int, np.ndarray] = {}
         for keys_file in sorted(folder.glob("shard-*.keys.json")):
             number = int(keys_file.name.split("-")[1].split(".")[0])
-            try:
-                keys = json.loads(keys_file.read_text())
-                vectors = np.load(folder / f"shard-{number:06d}.npy", allow_pickle=False, mmap_mode="r")
-            except (OSError, ValueError):
+            shard = _read_shard(folder, number, dimension)
+            if shard is None:
                 continue  # a damaged shard is ignored: its passages are simply embedded again
-            if vectors.ndim != 2 or vectors.shape != (len(keys), dimension):
-                continue
+            keys, vectors = shard
             self._shards[number] = vectors
-            for row, key in enumerate(keys):
-                self._where[key] = (number, row)
+            for row in np.flatnonzero(_sound_rows(vectors)):
+                self._where[keys[row]] = (number, int(row))
         self._next = max(self._shards, default=-1) + 1
 
     def __contains__(self, key: str) -> bool:

@@ -12,7 +12,9 @@ Kept apart from build.py so that loading an index for a query imports nothing of
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 
 from rag.errors import IndexStateError
@@ -94,3 +96,49 @@ def owned_builds(index_root: Path) -> list[Path]:
         path for path in index_root.iterdir()
         if BUILD_NAME.match(path.name) and path.is_dir() and not path.is_symlink() and (path / BUILD_MARKER).is_file()
     )
+
+
+def hold_build(folder: Path):  # -> BinaryIO | None
+    """A shared lock on a build's marker, held as long as the returned handle lives: a build does not
+    remove an old build a reader holds (it goes at a later build). None where there is no flock
+    (Windows) or no marker (an index from before the markers)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    marker = folder / BUILD_MARKER
+    try:
+        handle = marker.open("rb")
+    except FileNotFoundError:
+        if folder.is_dir() and (folder / "manifest.json").is_file():
+            return None
+        raise IndexStateError(f"{folder}: removed while opening (a rebuild replaced it); run the command again") from None
+    fcntl.flock(handle, fcntl.LOCK_SH)
+    try:
+        same = marker.stat().st_ino == os.fstat(handle.fileno()).st_ino
+    except FileNotFoundError:
+        same = False
+    if not same:  # a build removed it between open and lock
+        handle.close()
+        raise IndexStateError(f"{folder}: removed while opening (a rebuild replaced it); run the command again")
+    return handle
+
+
+def remove_unless_held(folder: Path) -> bool:
+    """Remove an old build folder unless a reader holds it (see hold_build); True when removed."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        shutil.rmtree(folder, ignore_errors=True)
+        return True
+    try:
+        handle = (folder / BUILD_MARKER).open("rb")
+    except OSError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False  # a reader has it open: keep it for now
+        shutil.rmtree(folder, ignore_errors=True)
+    return True

@@ -1,23 +1,66 @@
 """Open a built index: check its manifest and artifacts, then serve retrievers lazily (a BM25 query
-never loads the dense side, and nothing here imports torch)."""
+never loads the dense side, and nothing here imports torch).
+
+Opening checks cheaply (stat calls, no hashing on an index as built): every artifact's size and stat
+signature against the build's record (rag.index.integrity), and the passage store's build id and
+passage count against the manifest's, so a store copied from another build, or any file written
+since the build, is refused before a query is served. Each part, when first loaded,
+checks its content (arrays in range, unit vectors) and its row count; `check()` (what `rag index
+status` runs) loads every part.
+`check(full=True)` adds a sha256 of every file (`rag index status --verify`).
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from functools import cached_property
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from rag.errors import IndexStateError
-from rag.index.layout import current_build
-from rag.index.manifest import REBUILD, Manifest, read_manifest
+from rag.index.checks import check_lexical
+from rag.index.integrity import REBUILD, check_checksums, check_files
+from rag.index.layout import CURRENT, current_build, hold_build
+from rag.index.manifest import Manifest, read_manifest
 from rag.index.store import PassageStore
 
 
+class IndexCheck(BaseModel):
+    """What `Index.check` looked at (it raises on the first problem)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    parts: list[str] = Field(description="Parts loaded and checked: store, lexical, dense, query model.")
+    files_hashed: int = Field(default=0, description="Files re-hashed against the manifest (full check only).")
+
+
 class Index:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, folder: Path | None = None) -> None:
         self.root = root
-        self.folder = current_build(root)
+        self.folder = folder or current_build(root)
+        self._held = hold_build(self.folder)  # a rebuild keeps this build while we read it
         self.manifest: Manifest = read_manifest(self.folder)
         self.store = PassageStore(self.folder)
+        self._check_store_identity()  # first: "a store of another build" says more than "changed"
+        check_files(self.folder, self.manifest.artifacts)
+
+    def _check_store_identity(self) -> None:
+        build_id, passages = self.store.identity()
+        if build_id != self.manifest.build_id:
+            raise IndexStateError(
+                f"{self.store.path}: passage store of another build ({build_id[:12]}), not of this one "
+                f"({self.manifest.build_id[:12]}); {REBUILD}"
+            )
+        if passages != self.manifest.counts.passages:
+            raise IndexStateError(f"{self.store.path}: passage store has {passages} passages, manifest {self.manifest.counts.passages}; {REBUILD}")
+
+    def close(self) -> None:
+        """Let go of the build (a later rebuild may then remove it)."""
+        self.store.connection.close()
+        if self._held is not None:
+            self._held.close()
+            self._held = None
 
     def check_model(self, model: str | None) -> None:
         """Refuse a query model other than the one the index was built with."""
@@ -29,13 +72,36 @@ class Index:
                 f"{self.folder}: built with model {built!r}, not {model!r}; rebuild with `rag index build --model {model}`"
             )
 
+    def check(self, *, full: bool = False) -> IndexCheck:
+        """Load and check every part (what `rag index status` runs); `full` re-hashes every file."""
+        hashed: list[str] = []
+        if full:
+            check_checksums(self.folder, self.manifest.artifacts, on_file=hashed.append)
+        self._check_store_pages()
+        parts = ["store", "lexical"]
+        _ = self.bm25
+        if self.manifest.model is not None:
+            _ = self.faiss, self.query_encoder
+            parts += ["dense", "query model"]
+        return IndexCheck(parts=parts, files_hashed=len(hashed))
+
+    def _check_store_pages(self) -> None:
+        try:
+            result = self.store.connection.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as error:
+            result = [(str(error),)]
+        if result != [("ok",)]:
+            raise IndexStateError(f"{self.store.path}: passage store unreadable ({result[0][0]}); {REBUILD}")
+
     @cached_property
     def bm25(self):  # -> BM25Index
         from rag.bm25 import BM25Index
 
-        index = BM25Index.load(self.folder / "bm25", mmap=self.manifest.counts.passages > 200_000)
+        mmap = self.manifest.counts.passages > 200_000
+        index = BM25Index.load(self.folder / "bm25", mmap=mmap)
         if index.n_docs != self.manifest.counts.passages:
             raise IndexStateError(f"{self.folder}: lexical index has {index.n_docs} passages, manifest {self.manifest.counts.passages}; {REBUILD}")
+        check_lexical(index, self.folder, full=not mmap)
         return index
 
     @cached_property
@@ -52,13 +118,14 @@ class Index:
 
     @cached_property
     def faiss(self):
-        from rag.dense import load_faiss
+        from rag.dense import FAISS_FILE, check_vectors, load_faiss
 
         if self.manifest.model is None:
             raise IndexStateError(f"{self.folder}: built without a dense index (--no-dense); use --retriever bm25 or rebuild")
         index = load_faiss(self.folder / "dense")
         if index.ntotal != self.manifest.counts.passages or index.d != self.manifest.model.dimension:
             raise IndexStateError(f"{self.folder}: dense index does not match the manifest; {REBUILD}")
+        check_vectors(index, self.folder / "dense" / FAISS_FILE)
         return index
 
     @cached_property
@@ -72,6 +139,21 @@ class Index:
 
 
 def open_index(root: Path, *, model: str | None = None) -> Index:
-    index = Index(root)
+    """Open the current build of `root`. A rebuild that swaps CURRENT and removes the build we were
+    opening makes the open fail; it is retried once on the new CURRENT."""
+    folder = current_build(root)
+    try:
+        index = Index(root, folder)
+    except IndexStateError:
+        if _current_name(root) in (None, folder.name):
+            raise
+        index = Index(root)
     index.check_model(model)
     return index
+
+
+def _current_name(root: Path) -> str | None:
+    try:
+        return (root / CURRENT).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None

@@ -10,11 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rag.bm25 import BM25Settings
 from rag.chunking import ChunkSettings
 from rag.errors import IndexStateError
+from rag.index.integrity import REBUILD, Artifact
 from rag.tokenize import TokenizerSettings
 
-FORMAT_VERSION = 2  # 2: field profile (profile.json, profile.sqlite), body and kind columns in the store
+FORMAT_VERSION = 3  # 2: field profile, body and kind columns; 3: build id, artifact sizes and checksums
 MANIFEST = "manifest.json"
-REBUILD = "rebuild with `rag index build`"
 
 
 class ModelInfo(BaseModel):
@@ -40,6 +40,7 @@ class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format_version: int = FORMAT_VERSION
+    build_id: str = Field(description="Unique id of the build; its passage store carries the same id.")
     created: str
     sources: list[str]
     corpus_hash: str = Field(description="sha256 over every document's content, in id order.")
@@ -50,6 +51,9 @@ class Manifest(BaseModel):
     counts: Counts
     problems: list[str] = Field(default_factory=list, description="Source files that could not be read.")
     field_file: str | None = Field(default=None, description="The field profile file (field.yaml) the build read.")
+    artifacts: dict[str, Artifact] = Field(
+        default_factory=dict, description="Every file of the build (path inside the build folder) with its size and sha256."
+    )
 
 
 def write_manifest(manifest: Manifest, folder: Path) -> None:
@@ -69,6 +73,8 @@ def read_manifest(folder: Path) -> Manifest:
     version = raw.get("format_version")
     if version != FORMAT_VERSION:
         raise IndexStateError(f"{path}: format version {version!r}, this rag reads {FORMAT_VERSION}; {REBUILD}")
+    if not raw.get("artifacts"):
+        raise IndexStateError(f"{path}: records no artifacts (sizes and checksums); {REBUILD}")
     try:
         return Manifest.model_validate(raw)
     except ValidationError as error:

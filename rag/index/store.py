@@ -23,13 +23,21 @@ CREATE TABLE passages (
     text TEXT NOT NULL, ordinal INTEGER NOT NULL, page INTEGER
 );
 CREATE INDEX passages_doc ON passages(doc_id, ordinal);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
 def write_store(
-    folder: Path, documents: Sequence[Document], passages: Iterable[Passage], *, canonical_body: Callable[[str | None], str | None] = lambda b: b
+    folder: Path,
+    documents: Sequence[Document],
+    passages: Iterable[Passage],
+    *,
+    build_id: str,
+    canonical_body: Callable[[str | None], str | None] = lambda b: b,
 ) -> None:
-    """Write the store; `canonical_body` maps a document's body to the name questions use (ESMO)."""
+    """Write the store; `canonical_body` maps a document's body to the name questions use (ESMO).
+    `build_id` (the manifest's) is stored with the passage count, so a store from another build is
+    refused at open."""
     connection = sqlite3.connect(folder / STORE)
     try:
         connection.executescript(_SCHEMA)
@@ -47,6 +55,8 @@ def write_store(
                 for row, p in enumerate(passages)
             ),
         )
+        count = connection.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+        connection.executemany("INSERT INTO meta VALUES (?, ?)", [("build_id", build_id), ("passages", str(count))])
         connection.commit()
     finally:
         connection.close()
@@ -143,6 +153,14 @@ class PassageStore:
 
     def documents(self) -> list[Document]:
         return [Document.model_validate_json(r[0]) for r in self._query("SELECT record FROM documents ORDER BY id")]
+
+    def identity(self) -> tuple[str, int]:
+        """(build id, passage count) as the build recorded them: two reads of a small table."""
+        meta = dict(self._query("SELECT key, value FROM meta WHERE key IN ('build_id', 'passages')"))
+        try:
+            return meta["build_id"], int(meta["passages"])
+        except (KeyError, ValueError) as error:
+            raise IndexStateError(f"{self.path}: passage store has no build record; rebuild with `rag index build`") from error
 
     def count(self) -> int:
         return int(self._query("SELECT COUNT(*) FROM passages")[0][0])

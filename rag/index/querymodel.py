@@ -1,0 +1,59 @@
+"""The query model (ONNX export + tokenizer) cached per embedding model and linked into each build.
+
+The export is written once into `embeddings/<model>/onnx/` with a `checksums.json` of its files; a
+build links the files into its `dense/` folder only after re-hashing them against that record, and
+exports again when any is missing or damaged. So a damaged `model.onnx` never survives a rebuild (it
+is a hard link to the cached copy, which is what a rebuild checks).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from rag.embedding import PassageEncoder
+from rag.index.integrity import Artifact, describe, same_files
+
+CHECKSUMS = "checksums.json"
+
+
+def link_query_model(cache_dir: Path, target: Path, encoder: PassageEncoder, *, on_export: Callable[[], None]) -> None:
+    """Hard-link (or copy) the verified cached export into `target`, exporting it first if needed."""
+    onnx_dir = cache_dir / "onnx"
+    if not _intact(onnx_dir):
+        on_export()
+        _export(cache_dir, onnx_dir, encoder)
+    target.mkdir(parents=True, exist_ok=True)
+    for item in onnx_dir.iterdir():
+        if item.name != CHECKSUMS:
+            _link_or_copy(item, target / item.name)
+
+
+def _intact(onnx_dir: Path) -> bool:
+    try:
+        raw = json.loads((onnx_dir / CHECKSUMS).read_text(encoding="utf-8"))
+        recorded = {name: Artifact.model_validate(value) for name, value in raw.items()}
+        names = {p.name for p in onnx_dir.iterdir()} - {CHECKSUMS}
+    except (OSError, ValueError, AttributeError):
+        return False
+    return bool(names) and names == set(recorded) and same_files(onnx_dir, recorded, names)
+
+
+def _export(cache_dir: Path, onnx_dir: Path, encoder: PassageEncoder) -> None:
+    staging = cache_dir / f"onnx.{os.getpid()}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    encoder.export_onnx(staging)
+    checksums = {p.name: describe(p).model_dump() for p in sorted(staging.iterdir())}
+    (staging / CHECKSUMS).write_text(json.dumps(checksums, indent=2), encoding="utf-8")
+    shutil.rmtree(onnx_dir, ignore_errors=True)
+    os.replace(staging, onnx_dir)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
