@@ -151,6 +151,25 @@ def ask_command(
         typer.echo(f"wrote {one_line(str(write_page(out, page)))}", err=True)
 
 
+@app.command("show")
+@guarded
+def show_command(
+    ref: Annotated[str, typer.Argument(metavar="ID", help="A passage id (doc#hash12, as cited on an answer page) or a document id.")],
+    index: IndexOpt = None,  # type: ignore[assignment]
+    output: FormatOpt = "text",
+) -> None:
+    """Print a cited passage in full (text, section, page) with its source document; or a document and
+    a list of its passages."""
+    from rag.show import show, to_text
+
+    check_format(output)
+    shown = show(ref, index_root=index or default_index())
+    if output == "json":
+        typer.echo(json_for_terminal(shown.model_dump_json(indent=2)))
+        return
+    typer.echo(to_text(shown))
+
+
 @corpus_app.command("validate")
 @guarded
 def corpus_validate(path: Annotated[Path | None, typer.Argument(help="Corpus folder.")] = None) -> None:
