@@ -154,12 +154,11 @@ def ask_command(
 @app.command("show")
 @guarded
 def show_command(
-    ref: Annotated[str, typer.Argument(metavar="ID", help="A passage id (doc#hash12, as cited on an answer page) or a document id.")],
+    ref: Annotated[str, typer.Argument(metavar="id", help="A passage id (doc#hash12, as cited on an answer page) or a document id.")],
     index: IndexOpt = None,  # type: ignore[assignment]
     output: FormatOpt = "text",
 ) -> None:
-    """Print a cited passage in full (text, section, page) with its source document; or a document and
-    a list of its passages."""
+    """Print a cited passage in full with its source document (a document id lists its passages)."""
     from rag.show import show, to_text
 
     check_format(output)
