@@ -104,6 +104,8 @@ def test_page_order_bottom_line_sections_table_references_related() -> None:
     assert "No passage in the indexed corpus addresses this." in page  # the empty algorithm section says so
     assert "<ol class=\"statements\">" not in page.split('id="algorithm"')[0]  # only the algorithm is numbered
     assert 'id="evidence-table"' not in to_html(_answer(table=False))
+    table = page.split('id="evidence-table"')[1].split("</table>")[0]
+    assert "<th>HR</th>" in table and "<th>Arms</th>" not in table  # a column no row fills is left out
 
 
 def test_every_marker_opens_the_passage_it_cites() -> None:
@@ -284,6 +286,8 @@ def test_a_url_hash_opens_that_passage(tmp_path: Path) -> None:
     page = to_html(_answer())
     opened = _in_browser(page, tmp_path, fragment="#q2-1")  # safety comes first here; its [1] cites the trial's other passage
     assert opened["visible"] is True and opened["shown"] == ["q2-1"] and QUOTE_B in opened["text"] and QUOTE_A not in opened["text"]
+    row = _in_browser(page, tmp_path / "row", fragment="#q7-1")  # the evidence table's [1]: a full-width row under the study
+    assert row["visible"] is True and row["shown"] == ["q7-1"] and QUOTE_A in row["text"]
 
 
 @browser

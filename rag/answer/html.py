@@ -35,6 +35,7 @@ ul.statements > li, ol.statements > li { margin: .45rem 0; }
 .gap { font-style: italic; color: var(--gap); }
 .empty { color: var(--muted); font-style: italic; }
 a.cite { color: var(--accent); text-decoration: none; font-weight: 600; white-space: nowrap; }
+a.cite + a.cite { margin-left: .2em; }
 a.cite:hover, a.cite:focus { text-decoration: underline; }
 a.cite[aria-expanded="true"] { background: #e3eefa; border-radius: 3px; }
 .quote { display: block; margin: .4rem 0 .6rem; padding: .6rem .8rem; background: var(--quote); border: 1px solid var(--line);
@@ -197,6 +198,7 @@ class _Page:
     def evidence_table(self, rows: list[EvidenceRow]) -> str:
         columns = [("study", "Study"), ("design", "Design"), ("n", "N"), ("arms", "Arms"), ("endpoint", "Endpoint"),
                    ("median", "Median"), ("hazard_ratio", "HR"), ("p_value", "p")]
+        columns = [(key, title) for key, title in columns if key == "study" or any(getattr(row, key) for row in rows)]
         head = "".join(f"<th>{title}</th>" for _, title in columns) + "<th>Ref.</th>"
         body = []
         for row in rows:
