@@ -133,25 +133,48 @@ def search_command(
 def ask_command(
     question: Annotated[str, typer.Argument(help="A clinical question in free text.")],
     index: IndexOpt = None,  # type: ignore[assignment]
-    output: Annotated[str, typer.Option("--format", help="text, markdown or json.")] = "text",
+    output: Annotated[str, typer.Option("--format", help="text, markdown, json or html (one self-contained page).")] = "text",
     full: Annotated[bool, typer.Option("--full", help="Show every selected statement (the default page keeps to a length budget).")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the page to this file instead of stdout (markdown, json, html).")] = None,
 ) -> None:
     """Answer a clinical question from the indexed corpus: a bottom line, then recommendation, evidence,
     algorithm, safety, caveats, every statement cited; or say plainly that the corpus does not cover it."""
     from rag.answer.compose import ask
 
-    check_format(output, ("text", "markdown", "json"))
+    check_format(output, ("text", "markdown", "json", "html"))
+    if out is not None and output == "text":
+        fail("--out writes a markdown, json or html page; add --format html (or markdown, json)")
     answer = ask(question, index_root=index or default_index(), full=full)
-    if output == "json":
-        typer.echo(json_for_terminal(answer.model_dump_json(indent=2)))
-    elif output == "markdown":
-        from rag.answer.render import to_markdown
-
-        typer.echo(to_markdown(answer))
-    else:
+    if output == "text":
         from rag.answer.render import print_answer
 
         print_answer(answer)
+        return
+    from rag.answer.pages import page_text, write_page
+
+    page = page_text(answer, output)
+    if out is None:
+        typer.echo(page)
+    else:
+        typer.echo(f"wrote {one_line(str(write_page(out, page)))}", err=True)
+
+
+@app.command("show")
+@guarded
+def show_command(
+    ref: Annotated[str, typer.Argument(metavar="id", help="A passage id (doc#hash12, as cited on an answer page) or a document id.")],
+    index: IndexOpt = None,  # type: ignore[assignment]
+    output: FormatOpt = "text",
+) -> None:
+    """Print a cited passage in full with its source document (a document id lists its passages)."""
+    from rag.show import show, to_text
+
+    check_format(output)
+    shown = show(ref, index_root=index or default_index())
+    if output == "json":
+        typer.echo(json_for_terminal(shown.model_dump_json(indent=2)))
+        return
+    typer.echo(to_text(shown))
 
 
 @corpus_app.command("validate")
