@@ -22,13 +22,19 @@ CELLS = ("design", "n", "arms", "endpoint", "median", "hazard_ratio", "p_value")
 
 _NUM = r"\d+(?:[.,·]\d+)?"
 _DASH = r"(?:\s*[-–—‑]\s*|\s+to\s+|\s*,\s*)"
-_CI = rf"\d\d(?:\.\d)?\s?%\s*(?:CI|confidence interval)\s*[,:=]?\s*{_NUM}{_DASH}{_NUM}"
+_CI = (
+    rf"(?:\d\d(?:\.\d)?\s?(?:%|percent)\s*)?(?:CI|confidence intervals?)(?:\s*[\[(](?:\d\d\s?%\s*)?CI[\])])?"
+    rf"\s*(?:[,:=]|of|was)?\s*(?:\(\s*{_NUM}{_DASH}{_NUM}\s*\)|{_NUM}{_DASH}{_NUM})"
+)
+_RANGE = rf"{_NUM}\s*[-–—‑]\s*{_NUM}"
 
 # "hazard ratio 0.62; 95% CI 0.50–0.77", "hazard ratio for death, 0.69; 95% CI, 0.56 to 0.84",
 # "HR 0.69 (95% CI 0.56-0.84)", "hazard ratios were 0.74 (95% CI 0.54–1.01)", "Hazard Ratio (HR) 0.69 (95% CI 0.56 to 0.84)"
 _HR = re.compile(
-    rf"(?:\b(?i:adjusted\s+)?(?i:hazard\s+ratios?)|\b(?:a)?HR\b)(?:(?!(?i:margin|threshold|bound|limit|boundary|up to))[^\d.;]){{0,40}}?(?<![\d.])\d*\.\d+(?![\d%])"
-    rf"(?:\s*\(\s*{_CI}\s*\)|\s*\[\s*{_CI}\s*\]|\s*[;,]\s*{_CI}|\s*\(\s*{_NUM}{_DASH}{_NUM}\s*\))?"
+    rf"(?:\b(?i:adjusted\s+)?(?i:hazard\s+ratios?)|\b(?:a)?HR\b)"
+    rf"(?:(?!(?i:margin|threshold|bound|limit|boundary|up to|more than|less than|greater than|at least|below|above|exceed))[^\d.;]){{0,40}}?"
+    rf"(?<![\d.])\d*\.\d+(?![\d%])"
+    rf"(?:\s*[(\[]\s*{_CI}(?:\s*[)\]])?|\s*[;,]\s*{_CI}|(?:\s[^\d();.]{{0,60}}?)?\s*\(\s*{_CI}\s*\)|\s*\(\s*{_RANGE}\s*\)|,\s*{_RANGE}(?![\d.]))?"
 )
 # "two-sided P<0.001", "P = .003", "p-value 0.003", "p<0.0001"
 _P = re.compile(
@@ -72,7 +78,7 @@ _ARM_PART = r"(?:[^,;.()\n]|\.(?=\d))"
 _ARM = rf"(?!(?:a|an|the)\s)(?!\d)(?:(?!\s(?:of|with)\s){_ARM_PART}){{3,80}}?"
 _ARM_END = rf"(?!\d)(?:{_ARM_PART}){{2,80}}?(?<![\d%])"
 _ARMS = re.compile(
-    rf"(?:\b(?:of|comparing|compared|with)\s+(?P<cell>{_ARM}\s(?:versus|vs\.?|with or without|compared with)\s{_ARM_END})"
+    rf"(?:\b(?:of|comparing|compared|with)\s+(?P<cell>{_ARM}\s(?:versus|vs\.?|with or without)\s{_ARM_END})"
     rf"|\b(?:randomi[sz]ed|randomly assigned|assigned|allocated)(?:\s+\d+:\d+)?\s+to\s+(?:receive\s+)?(?P<randomized>{_ARM}\s(?:versus|vs\.?|or)\s{_ARM_END}))"
     rf"(?=\s+(?:in|among|for|as|with|every|at|after|on|until)\s|\s*[,;.(]|$)"
     r"|\bInterventions:\s*(?P<listed>[^\n]{3,160})(?=\n|$)"
