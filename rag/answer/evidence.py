@@ -178,7 +178,8 @@ def study_row(reference: Reference, quoted: Sequence[str] = ()) -> EvidenceRow |
                 break
     if all(v is None for v in values.values()):
         return None
-    passages = list(dict.fromkeys(s.passage_id for name in CELLS if (s := cells.get(name)) is not None))
+    used = {s.passage_id for s in cells.values() if s is not None}
+    passages = [loc.passage_id for loc in reference.locators if loc.passage_id in used]  # in the reference's order
     return EvidenceRow(reference=reference.number, study=study_name(reference.title), passages=passages, **values)
 
 
