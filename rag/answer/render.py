@@ -85,9 +85,9 @@ def _markdown_table(rows: list[EvidenceRow]) -> list[str]:
 def _rich_table(rows: list[EvidenceRow]) -> Table:
     table = Table(title=TABLE_TITLE, title_justify="left", title_style="bold underline", show_lines=True, expand=False)
     columns = _table_columns(rows)
-    table.add_column("Study", style="bold")
+    table.add_column("Study", style="bold", overflow="fold")  # fold, never "…": a cut cell could hide a number
     for _, title in columns:
-        table.add_column(title)
+        table.add_column(title, overflow="fold")
     for row in rows:
         table.add_row(*(_rich_cell(row, field) for field in ["study", *(f for f, _ in columns)]))
     return table
