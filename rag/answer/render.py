@@ -1,6 +1,7 @@
 """The answer page for people: a terminal page (rich) and Markdown for pasting into a note. Both show
 the bottom line first, the sections in the order the answer gives them, then one reference per
-source document with the passages cited (their ids open with `rag show`)."""
+source document with the passages cited (their ids open with `rag show`). When the page cites studies,
+an evidence table (one row per study, each cell quoted from its passages and marked [n]) precedes the references."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from rag.answer.models import Answer, AnswerSection, Reference, Statement
+from rag.answer.models import Answer, AnswerSection, EvidenceRow, Reference, Statement
 from rag.text import printable
 
 TITLES = {
@@ -19,6 +20,17 @@ TITLES = {
     "caveats": "Caveats",
 }
 EMPTY = "No passage in the indexed corpus addresses this."
+TABLE_TITLE = "Evidence table"
+TABLE_COLUMNS = (
+    ("design", "Design"),
+    ("n", "n"),
+    ("arms", "Arms"),
+    ("endpoint", "Endpoint"),
+    ("median", "Median"),
+    ("hazard_ratio", "HR (95% CI)"),
+    ("p_value", "p"),
+)
+NO_CELL = "–"
 
 
 def _label(statement: Statement) -> str:
@@ -46,6 +58,50 @@ def _locators(reference: Reference) -> str:
     return "; ".join(parts)
 
 
+def _table_columns(rows: list[EvidenceRow]) -> list[tuple[str, str]]:
+    """The columns some row fills (a column empty in every row is left out)."""
+    return [(field, title) for field, title in TABLE_COLUMNS if any(getattr(row, field) for row in rows)]
+
+
+def _cell(row: EvidenceRow, field: str) -> str:
+    """A cell as the passage gives it, then its reference marker; `–` when no cited passage states it."""
+    value = getattr(row, field)
+    return f"{printable(' '.join(value.split()))} [{row.reference}]" if value else NO_CELL
+
+
+def _markdown_table(rows: list[EvidenceRow]) -> list[str]:
+    if not rows:
+        return []
+    columns = _table_columns(rows)
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    out = [f"## {TABLE_TITLE}", "", line(["Study", *(title for _, title in columns)]), line(["---"] * (len(columns) + 1))]
+    out += [line([_cell(row, "study"), *(_cell(row, field) for field, _ in columns)]) for row in rows]
+    return [*out, ""]
+
+
+def _rich_table(rows: list[EvidenceRow]) -> Table:
+    table = Table(title=TABLE_TITLE, title_justify="left", title_style="bold underline", show_lines=True, expand=False)
+    columns = _table_columns(rows)
+    table.add_column("Study", style="bold", overflow="fold")  # fold, never "…": a cut cell could hide a number
+    for _, title in columns:
+        table.add_column(title, overflow="fold")
+    for row in rows:
+        table.add_row(*(_rich_cell(row, field) for field in ["study", *(f for f, _ in columns)]))
+    return table
+
+
+def _rich_cell(row: EvidenceRow, field: str) -> Text:
+    value = getattr(row, field)
+    if not value:
+        return Text(NO_CELL, style="dim")
+    cell = Text(printable(" ".join(value.split())))
+    cell.append(f" [{row.reference}]", style="cyan")
+    return cell
+
+
 def to_markdown(answer: Answer) -> str:
     lines = [f"# {printable(answer.question)}", ""]
     if answer.abstained:
@@ -59,6 +115,7 @@ def to_markdown(answer: Answer) -> str:
             lines.append("")
         if answer.omitted:
             lines += [f"_{answer.omitted} more statement(s) left off for length; `rag ask --full` shows them._", ""]
+        lines += _markdown_table(answer.evidence_table)
         lines += ["## References", ""]
         for ref in answer.references:
             lines.append(f"{ref.number}. {printable(ref.title)}. {printable(ref.source)}. Cited: {printable(_locators(ref))}")
@@ -127,6 +184,9 @@ def print_answer(answer: Answer, console: Console | None = None) -> None:
         if answer.omitted:
             console.print()
             console.print(Text(f"{answer.omitted} more statement(s) left off for length; `rag ask --full` shows them.", style="dim"))
+        if answer.evidence_table:
+            console.print()
+            console.print(_rich_table(answer.evidence_table))
         console.print()
         console.print(Text("References", style="bold underline"))
         for ref in answer.references:
