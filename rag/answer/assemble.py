@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from rag.answer.candidates import Candidate
+from rag.answer.evidence import evidence_table
 from rag.answer.models import SECTION_ORDER, Answer, AnswerSection, BottomLine, Locator, Reference, SectionName, Statement, Tag
 from rag.answer.selection import Selection
 from rag.answer.support import verify
@@ -127,6 +128,7 @@ def assemble(
         abstained=False,
         bottom_line=bottom_line,
         sections=final_sections,
+        evidence_table=evidence_table([*bottom, *(st for s in final_sections for st in s.statements)], final_refs),
         references=final_refs,
         related_questions=list(extras.related),
         omitted=omitted,
