@@ -120,6 +120,23 @@ def test_prior_therapy_and_line_are_read_from_the_question(asker) -> None:
     assert asker.prepare("grade 3 colitis on pembrolizumab").prior == ()  # "on" is current therapy, not prior
 
 
+def test_shorthand_is_read_in_place(asker) -> None:
+    terse = asker.prepare("libtayo cervical ca grade 3+ AEs vs chemo")
+    assert not any("chemo" in c for c in terse.conditions), terse.conditions  # never "chemo cancer"
+    compound = asker.prepare("2L r/m cc post pembro-chemo-bev, options?")
+    words = compound.normalized.split()
+    assert "pembro" not in words and "bev" not in words and "bevacizumab" in words  # the parts go with their meaning
+    assert not asker.ask("2L r/m cc post pembro-chemo-bev, options?").abstained
+
+
+def test_a_drug_named_as_context_after_the_class_asked_about_does_not_lead(asker) -> None:
+    prepared = asker.prepare("grade 4 irAE: must the checkpoint inhibitor be stopped permanently? pt is on levothyroxine")
+    assert prepared.unknown_drugs == ("levothyroxine",) and not prepared.leading_unknown
+    answer = asker.ask("grade 4 irAE: must the checkpoint inhibitor be stopped permanently? pt is on levothyroxine")
+    assert not answer.abstained and "levothyroxine" in answer.bottom_line.text  # said, not guessed: no passage on it
+    assert asker.prepare("levothyroxine and checkpoint inhibitors").leading_unknown  # when it leads, it is the topic
+
+
 def test_a_drug_the_index_never_mentions_is_named(asker) -> None:
     answer = asker.ask("metformin dose for type 2 diabetes")
     assert answer.abstained and answer.abstain_reason

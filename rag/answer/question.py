@@ -85,6 +85,18 @@ def _ngrams(text: str) -> list[tuple[str, int, int]]:
     return out
 
 
+def _split_shorthand_compounds(text: str, consumed: set[str]) -> str:
+    """"pembro-chemo-bev" -> "pembro chemo bev" when every part is shorthand the question was read for, so
+    the parts go with the rest of the shorthand (their meaning is added) instead of counting as unknown words."""
+    lowered = {c.lower() for c in consumed}
+
+    def split(match: re.Match[str]) -> str:
+        parts = re.split(r"[-/+]", match.group(0))
+        return " ".join(parts) if all(p.lower() in lowered for p in parts) else match.group(0)
+
+    return re.sub(r"\w+(?:[-/+]\w+)+", split, text)
+
+
 def _spans(pattern: re.Pattern[str] | None, text: str) -> list[tuple[str, int, int]]:
     return [(m.group(0), m.start(), m.end()) for m in pattern.finditer(text)] if pattern else []
 
@@ -161,14 +173,10 @@ def prepare_question(
         name for _, _, name, present in found
         if not present and name not in drugs and not all(t in vocabulary for t in tokenize(name) if len(t) > 2)
     ))
-    first = next((name for _, _, name, present in found if present or name in unknown), None)
-    leading_unknown = first is not None and first in unknown  # the drug the question is about is not in the index
-
     # bodies, regions, classes
     bodies = tuple(dict.fromkeys(b for s, _, _ in _spans(knowledge.body_pattern, text) if (b := knowledge.body_alias(s))))
     body_words = [s for s, _, _ in _spans(knowledge.body_pattern, text)]
     regions = tuple(r for r, pattern in knowledge.region_pattern.items() if pattern.search(text))
-    expanded = " ".join([lowered, *[e.lower() for e in expansions]])
     class_pattern = word_pattern(list(knowledge.classes))
     class_spans = _spans(class_pattern, lowered) + [  # a class an abbreviation stands for sits where the abbreviation is
         (name, position, position) for position, expansion in expansion_at for name, _, _ in _spans(class_pattern, expansion)
@@ -180,6 +188,11 @@ def prepare_question(
         c for c in classes
         if all(t in vocabulary for t in tokenize(c)) or any(m in indexed for m in knowledge.classes.get(c, []))
     )
+    # the drug the question is about is not in the index: the first drug or class it names is one the index lacks
+    # ("must the checkpoint inhibitor be stopped? she is on levothyroxine": the class leads, the drug is context)
+    named_at = [(position, name in unknown) for position, _, name, present in found if present or name in unknown]
+    named_at += [(position, False) for name, position, _ in class_spans if name.lower() in known_classes]
+    leading_unknown = bool(named_at) and min(named_at)[1]
 
     # trials named
     trials = tuple(dict.fromkeys(m.group(0) for m in knowledge.trial_pattern.finditer(text)))
@@ -205,7 +218,7 @@ def prepare_question(
         word = _WORD.match(lowered, position)
         if word:
             rewritten = rewritten[:position] + expansion + rewritten[word.end():]
-    normalized = text
+    normalized = _split_shorthand_compounds(text, set(consumed))
     for word in sorted(set(consumed) | set(body_words), key=len, reverse=True):
         normalized = re.sub(rf"(?<![\w-]){re.escape(word)}(?![\w-])", " ", normalized, flags=re.IGNORECASE)
     normalized = " ".join([normalized, *drugs, *expansions])
@@ -229,7 +242,8 @@ def prepare_question(
         class_members=members,
         bodies=bodies,
         regions=regions,
-        conditions=tuple(condition_phrases(expanded, knowledge, diseases_only=True)),
+        # shorthand read in place ("cervical ca ... vs chemo" is cervical cancer, never "chemo cancer")
+        conditions=tuple(condition_phrases("; ".join([rewritten, *(e.lower() for e in expansions)]), knowledge, diseases_only=True)),
         trials=trials,
         unknown_trials=unknown_trials,
         intents=intents,
