@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rag.errors import CorpusError
 from rag.jsonl import iter_jsonl
+from rag.loaders.limits import check_file_size
 from rag.models import Document, Section
 
 
@@ -38,4 +39,6 @@ def iter_documents(path: Path) -> Iterator[Document]:
 
 
 def load(path: Path) -> list[Document]:
+    """Every document of a corpus file (at most max_file_bytes: this list is held whole)."""
+    check_file_size(path)
     return list(iter_documents(path))

@@ -19,7 +19,7 @@ from typing import Any
 from lxml import etree
 
 from rag.errors import CorpusError
-from rag.loaders.common import clean, clean_block_text, first_year, head, local, one_line, parse_xml
+from rag.loaders.common import clean, clean_block_text, first_year, head, local, one_line, parse_xml, read_bytes
 from rag.models import Document, Section
 
 NCT = re.compile(r"^NCT\d{8}$")
@@ -90,10 +90,7 @@ def can_load(path: Path) -> bool:
 
 
 def load(path: Path) -> list[Document]:
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise CorpusError(f"{path}: cannot read ({one_line(error)})") from error
+    data = read_bytes(path)
     where = str(path)
     trial = _from_json(data, where) if path.suffix.lower() == ".json" else _from_xml(data, where)
     return [to_document(trial, where)]

@@ -15,10 +15,9 @@ import warnings
 from pathlib import Path
 
 from rag.errors import CorpusError
-from rag.loaders.common import HEADINGS, Block, Collector, clean, first_year, one_line, sections_from_blocks, slug
+from rag.loaders.common import HEADINGS, Block, Collector, clean, first_year, one_line, read_bytes, sections_from_blocks, slug
 from rag.models import Document, Section
 
-MAX_BYTES = 50_000_000
 BOILERPLATE_TAGS = ["script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "form", "button", "select", "input",
                     "textarea", "nav", "header", "footer", "aside", "head", "link", "meta"]
 BOILERPLATE_ROLES = {"navigation", "banner", "contentinfo", "search", "complementary", "menu", "menubar", "toolbar"}
@@ -40,12 +39,7 @@ def can_load(path: Path) -> bool:
 
 def load(path: Path) -> list[Document]:
     where = str(path)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise CorpusError(f"{where}: cannot read ({one_line(error)})") from error
-    if len(data) > MAX_BYTES:
-        raise CorpusError(f"{where}: {len(data):,} bytes; larger than {MAX_BYTES:,} is not a page this loader reads")
+    data = read_bytes(path)
     if not data.strip():
         raise CorpusError(f"{where}: empty file")
     try:

@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rag.errors import CorpusError
+from rag.loaders.limits import check_file_size
 from rag.models import Document, DocumentKind, Section
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -123,6 +124,7 @@ def empty_headings(body: str) -> list[str]:
 
 
 def load(path: Path) -> list[Document]:
+    check_file_size(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:

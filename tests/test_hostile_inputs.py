@@ -1,0 +1,217 @@
+"""Small hostile files must not exhaust memory (issue 12, class 3): each is made here, small on disk,
+and refused with one line naming the file and the limit, or read in bounded memory and linear cost.
+
+Memory is checked in a child process that only loads (no torch) under an address-space limit
+(RLIMIT_AS 1.5 GB) and reports its peak RSS, which must stay under 1 GB. Before the fixes these
+children passed the limit: an unbounded tree of empty XML elements costs ~160 MB per million.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from rag.errors import CorpusError
+from rag.loaders import loader_for, markdown, read_sources
+from rag.loaders.limits import InputLimits, limits
+
+ADDRESS_SPACE = 1_500_000_000
+PEAK_RSS_MB = 1024
+FRONT = "---\nid: doc\ntitle: A title\nkind: other\nbody: Body\nyear: 2024\nidentifiers: {url: x}\nas_of: 2024-01-01\n---\n"
+
+
+def _in_limited_child(code: str, *args: str, timeout: float = 240) -> dict:
+    """Run `code` in a child under RLIMIT_AS; it prints one JSON line, to which its peak RSS (MB) is added."""
+    program = textwrap.dedent(
+        f"""
+        import json, resource, sys
+        resource.setrlimit(resource.RLIMIT_AS, ({ADDRESS_SPACE}, {ADDRESS_SPACE}))
+        """
+    ) + textwrap.dedent(code) + textwrap.dedent(
+        """
+        result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(result))
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", program, *args], capture_output=True, text=True, timeout=timeout, check=False)
+    assert run.returncode == 0, f"child failed ({run.returncode}): {run.stderr[-600:]}"
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+READ_IN_CHILD = """
+    from pathlib import Path
+    from rag.loaders import read_sources
+    loaded = read_sources([Path(sys.argv[1])])
+    result = {"documents": len(loaded.documents), "problems": [p.message for p in loaded.problems]}
+"""
+
+
+def _one_problem(result: dict, path: Path, limit_name: str) -> str:
+    (message,) = result["problems"]
+    assert "\n" not in message and str(path) in message and limit_name in message, message
+    assert f"RAG_{limit_name.upper()}" in message, "the message says how to raise the limit"
+    return message
+
+
+def _gzip_repeated(path: Path, head: bytes, unit: bytes, count: int, tail: bytes) -> None:
+    """A .gz of head + unit*count + tail, written in 1 MB pieces (tiny on disk: it compresses ~1000:1)."""
+    per_write = max(1, 1_000_000 // len(unit))
+    with gzip.open(path, "wb", compresslevel=6) as handle:
+        handle.write(head)
+        for start in range(0, count, per_write):
+            handle.write(unit * min(per_write, count - start))
+        handle.write(tail)
+
+
+# --------------------------------------------------------------------------- XML: floods of elements
+
+
+def test_a_gzipped_flood_of_empty_pubmed_elements_is_refused_in_bounded_memory(tmp_path: Path) -> None:
+    """20M empty elements (80 MB decompressed, ~100 KB on disk). Before: never cleared, ~3 GB."""
+    path = tmp_path / "flood.xml.gz"
+    _gzip_repeated(path, b"<?xml version='1.0'?>\n<PubmedArticleSet>", b"<x/>", 20_000_000, b"</PubmedArticleSet>")
+    assert path.stat().st_size < 500_000
+    result = _in_limited_child(READ_IN_CHILD, str(path))
+    _one_problem(result, path, "max_xml_elements")
+    assert result["documents"] == 0 and result["peak_mb"] < PEAK_RSS_MB
+
+
+def test_pubmed_records_are_freed_as_they_are_read(tmp_path: Path) -> None:
+    """1.5M elements in 300k small records are fine (each record freed and its count released as it
+    ends), while the same number of elements outside any record passes max_xml_elements."""
+    records = tmp_path / "records.xml.gz"
+    _gzip_repeated(records, b"<PubmedArticleSet>", b"<DeleteCitation>" + b"<PMID>7</PMID>" * 4 + b"</DeleteCitation>", 300_000, b"</PubmedArticleSet>")
+    result = _in_limited_child(READ_IN_CHILD, str(records))
+    assert result["problems"] == [] and result["peak_mb"] < PEAK_RSS_MB
+    loose = tmp_path / "loose.xml.gz"
+    _gzip_repeated(loose, b"<PubmedArticleSet>", b"<x><y/><y/><y/><y/></x>", 300_000, b"</PubmedArticleSet>")
+    _one_problem(_in_limited_child(READ_IN_CHILD, str(loose)), loose, "max_xml_elements")
+
+
+HEADS = {
+    "ctgov": ("NCT0.xml", b"<clinical_study>", b"</clinical_study>"),
+    "spl": ("label.xml", b'<document xmlns="urn:hl7-org:v3">', b"</document>"),
+    "ngc": ("ngc-1.xml", b'<Version><Field Name="Guideline Title"/>', b"</Version>"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(HEADS))
+def test_every_whole_document_xml_loader_refuses_a_flood_of_elements(kind: str, tmp_path: Path) -> None:
+    name, head, tail = HEADS[kind]
+    path = tmp_path / name
+    path.write_bytes(head + b"<x/>" * 1_200_000 + tail)
+    assert loader_for(path).__name__.endswith(kind)
+    _one_problem({"problems": [p.message for p in read_sources([path]).problems]}, path, "max_xml_elements")
+
+
+def test_a_flood_of_elements_in_a_trial_record_stays_under_the_memory_limit(tmp_path: Path) -> None:
+    """10M empty elements (40 MB, under max_file_bytes). Before: parsed whole, ~1.6 GB."""
+    path = tmp_path / "NCT0.xml"
+    path.write_bytes(b"<clinical_study>" + b"<x/>" * 10_000_000 + b"</clinical_study>")
+    result = _in_limited_child(READ_IN_CHILD, str(path))
+    _one_problem(result, path, "max_xml_elements")
+    assert result["peak_mb"] < PEAK_RSS_MB
+
+
+@pytest.mark.parametrize(("name", "head"), [("deep.xml", b"<PubmedArticleSet>"), ("NCT0.xml", b"<clinical_study>")])
+def test_deep_nesting_is_one_line(name: str, head: bytes, tmp_path: Path) -> None:
+    path = tmp_path / name
+    path.write_bytes(head + b"<a>" * 300 + b"</a>" * 300 + b"</" + head[1:])
+    (problem,) = read_sources([path]).problems
+    assert "\n" not in problem.message and str(path) in problem.message and "deep" in problem.message, problem.message
+
+
+def test_gzip_decompressed_size_is_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """20 MB of whitespace inside the root: no elements to count, only bytes (limit lowered to 10 MB)."""
+    monkeypatch.setenv("RAG_MAX_DECOMPRESSED_BYTES", "10_000_000")
+    path = tmp_path / "spaces.xml.gz"
+    _gzip_repeated(path, b"<PubmedArticleSet>", b" " * 1000, 20_000, b"</PubmedArticleSet>")
+    _one_problem({"problems": [p.message for p in read_sources([path]).problems]}, path, "max_decompressed_bytes")
+
+
+# --------------------------------------------------------------------------- archives and file sizes
+
+
+def _tar(path: Path, members: dict[str, bytes]) -> None:
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+
+
+SUMMARY = b'<Version><Field Name="Guideline Title"><FieldValue Value="A guideline"/></Field>' + (
+    b'<Field Name="Major Recommendations"><FieldValue Value="&lt;p&gt;Do this.&lt;/p&gt;"/></Field></Version>'
+)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "limit_name"),
+    [("RAG_MAX_ARCHIVE_MEMBERS", "3", "max_archive_members"), ("RAG_MAX_DECOMPRESSED_BYTES", "500", "max_decompressed_bytes")],
+)
+def test_an_archive_stops_at_its_limits_and_keeps_what_it_read(variable: str, value: str, limit_name: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv(variable, value)
+    path = tmp_path / "ngc-archive.tar.gz"
+    _tar(path, {f"ngc-{n}.xml": SUMMARY for n in range(5)})
+    loaded = read_sources([path])
+    assert 1 <= len(loaded.documents) < 5
+    (problem,) = loaded.problems
+    assert limit_name in problem.message and str(path) in problem.message and "\n" not in problem.message
+
+
+def test_an_archive_member_over_the_file_limit_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_MAX_FILE_BYTES", "5000")
+    path = tmp_path / "ngc-archive.tar.gz"
+    _tar(path, {"ngc-1.xml": SUMMARY, "ngc-2.xml": SUMMARY + b" " * 6000})
+    loaded = read_sources([path])
+    assert [d.id for d in loaded.documents] == ["ngc-1"]
+    (problem,) = loaded.problems
+    assert "ngc-2.xml" in problem.message and "max_file_bytes" in problem.message
+
+
+FILES = {
+    "doc.md": FRONT.encode() + b"# S\nText.\n",
+    "page.html": b"<html><body><h1>T</h1><p>Text.</p></body></html>",
+    "NCT0.json": b'{"protocolSection": {}}',
+    "corpus.jsonl": b'{"_id": "1", "text": "Text."}\n',
+    "NCT0.xml": b"<clinical_study></clinical_study>",
+}
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_every_loader_refuses_a_file_over_max_file_bytes(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / name
+    path.write_bytes(FILES[name] + b" " * 2000)
+    monkeypatch.setenv("RAG_MAX_FILE_BYTES", "1000")
+    _one_problem({"problems": [p.message for p in read_sources([path]).problems]}, path, "max_file_bytes")
+
+
+def test_the_default_file_limit_is_checked_before_reading(tmp_path: Path) -> None:
+    """A sparse file just over the 100 MB default costs nothing on disk and is refused unread."""
+    path = tmp_path / "huge.md"
+    with path.open("wb") as handle:
+        handle.write(FRONT.encode())
+        handle.truncate(InputLimits().max_file_bytes + 1)
+    with pytest.raises(CorpusError, match=r"max_file_bytes=100,000,000; .*RAG_MAX_FILE_BYTES"):
+        markdown.load(path)
+
+
+def test_the_corpus_format_doc_lists_every_limit_with_its_default() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "corpus-format.md").read_text(encoding="utf-8")
+    for name, field in InputLimits.model_fields.items():
+        row = next((line for line in doc.splitlines() if f"`RAG_{name.upper()}`" in line), "")
+        assert f"{field.default:,}" in row, f"docs/corpus-format.md: no row for {name} with default {field.default:,}"
+
+
+def test_a_malformed_limit_override_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_MAX_XML_ELEMENTS", "lots")
+    with pytest.raises(CorpusError, match="RAG_MAX_XML_ELEMENTS='lots': not a positive whole number"):
+        limits()
