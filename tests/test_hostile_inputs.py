@@ -22,6 +22,7 @@ import pytest
 from rag.errors import CorpusError
 from rag.loaders import loader_for, markdown, read_sources
 from rag.loaders.limits import InputLimits, limits
+from rag.validate import validate_corpus
 
 ADDRESS_SPACE = 1_500_000_000
 PEAK_RSS_MB = 1024
@@ -215,3 +216,66 @@ def test_a_malformed_limit_override_is_one_line(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("RAG_MAX_XML_ELEMENTS", "lots")
     with pytest.raises(CorpusError, match="RAG_MAX_XML_ELEMENTS='lots': not a positive whole number"):
         limits()
+
+
+# --------------------------------------------------------------------------- YAML front matter
+
+ALIAS_BOMB = """---
+id: bomb
+title: Bomb
+kind: other
+body: Body
+year: 2024
+as_of: 2024-01-01
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+identifiers: {url: *e}
+---
+# S
+Text.
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "doc.md") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_yaml_alias_bomb_in_front_matter_is_refused(tmp_path: Path) -> None:
+    """Before: the identifier was stringified (59,049 'lol's here; 39 MB from the issue's 5.7 KB)."""
+    path = _write(tmp_path, ALIAS_BOMB)
+    assert path.stat().st_size < 1000
+    with pytest.raises(CorpusError) as raised:
+        markdown.load(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path}: line 9 ") and "alias" in message and "\n" not in message
+    problems, _ = validate_corpus(tmp_path)
+    assert problems == [message]
+
+
+@pytest.mark.parametrize(
+    ("field", "match"),
+    [
+        ("identifiers: {url: [a, b]}", "identifiers.*must be text or a number, not list"),
+        ("identifiers: {url: {nested: x}}", "identifiers.*not dict"),
+        ("identifiers: {url: true}", "identifiers.*not bool"),
+        ("identifiers: {url: " + "x" * 3000 + "}", "field 'identifiers' holds a text longer than 2,000 characters.*RAG_MAX_FIELD_CHARS"),
+    ],
+)
+def test_front_matter_values_are_typed_strictly_and_bounded(field: str, match: str, tmp_path: Path) -> None:
+    path = _write(tmp_path, FRONT.replace("identifiers: {url: x}", field))
+    with pytest.raises(CorpusError, match=match):
+        markdown.load(path)
+
+
+def test_a_long_title_and_huge_front_matter_are_refused(tmp_path: Path) -> None:
+    long_title = _write(tmp_path, FRONT.replace("A title", "t" * 2001), "title.md")
+    with pytest.raises(CorpusError, match="field 'title' holds a text longer than 2,000"):
+        markdown.load(long_title)
+    padded = _write(tmp_path, FRONT.replace("---\n# ", "---\n").replace("as_of", "provenance: [" + ", ".join(["p"] * 40_000) + "]\nas_of"), "big.md")
+    with pytest.raises(CorpusError, match="front matter of [0-9,]+ characters, over the limit max_front_matter_bytes"):
+        markdown.load(padded)

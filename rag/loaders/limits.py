@@ -39,6 +39,8 @@ class InputLimits(BaseModel):
     )
     max_xml_depth: int = Field(default=256, ge=1, description="Deepest XML element nesting (libxml2's own default limit).")
     max_archive_members: int = Field(default=100_000, ge=1, description="Most members read from one tar archive.")
+    max_front_matter_bytes: int = Field(default=65_536, ge=1, description="Largest YAML front matter of a Markdown file.")
+    max_field_chars: int = Field(default=2_000, ge=1, description="Longest text of one front matter value (title, identifier, ...).")
 
 
 def limits() -> InputLimits:

@@ -10,11 +10,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rag.errors import CorpusError
-from rag.loaders.limits import check_file_size
+from rag.loaders.limits import check_file_size, limits, over_limit
 from rag.models import Document, DocumentKind, Section
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+MAX_HEADING_CHARS = 200  # a heading is a section's name, not its text (as for HTML and NGC headings)
 
 
 class FrontMatter(BaseModel):
@@ -42,8 +43,32 @@ class FrontMatter(BaseModel):
     @classmethod
     def _identifier_text(cls, value: object) -> object:
         if isinstance(value, dict):
-            return {str(k).lower(): str(v) for k, v in value.items() if v not in (None, "")}
+            return {_scalar_text(k).lower(): _scalar_text(v) for k, v in value.items() if v not in (None, "")}
         return value
+
+
+def _scalar_text(value: object) -> str:
+    """An identifier key or value as text: YAML text, a number or a date; a list, mapping or
+    true/false is refused rather than stringified (a nested value can be huge)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float | dt.date):
+        raise ValueError(f"an identifier must be text or a number, not {type(value).__name__}")
+    return str(value)
+
+
+class _AliasError(yaml.YAMLError):
+    def __init__(self, mark: yaml.Mark) -> None:
+        super().__init__("alias")
+        self.problem_mark = mark
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """yaml.SafeLoader without aliases: `*name` can repeat a value without bound (an alias bomb of a few KB
+    expands to gigabytes), and hand-written front matter has no need for them."""
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            raise _AliasError(self.peek_event().start_mark)
+        return super().compose_node(parent, index)
 
 
 def can_load(path: Path) -> bool:
@@ -56,18 +81,42 @@ def split_front_matter(text: str, path: Path) -> tuple[dict, str]:
     parts = re.split(r"^---\s*$", text, maxsplit=2, flags=re.MULTILINE)
     if len(parts) < 3:
         raise CorpusError(f"{path}: front matter is not closed by a '---' line")
+    bounds = limits()
+    if len(parts[1]) > bounds.max_front_matter_bytes:
+        raise over_limit(path, f"front matter of {len(parts[1]):,} characters", "max_front_matter_bytes", bounds.max_front_matter_bytes)
     try:
-        meta = yaml.safe_load(parts[1])
+        meta = yaml.load(parts[1], Loader=_FrontMatterLoader)  # noqa: S506 - a SafeLoader subclass
+    except _AliasError as error:
+        raise CorpusError(
+            f"{path}: line {error.problem_mark.line + 1} front matter uses a YAML alias (*name); aliases are not allowed "
+            "in front matter (they can expand without bound): write the value out"
+        ) from error
+    except RecursionError as error:
+        raise CorpusError(f"{path}: front matter is nested too deeply; use plain fields, lists and one level of mapping") from error
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 2}" if mark else ""
+        where = f" line {mark.line + 1}" if mark else ""  # line 0 of the YAML is the rest of the opening '---' line
         raise CorpusError(f"{path}:{where} front matter is not valid YAML ({getattr(error, 'problem', error)})") from error
     if not isinstance(meta, dict):
         raise CorpusError(f"{path}: front matter must be a YAML mapping of fields")
     return meta, parts[2]
 
 
+def _long_field(meta: dict, limit: int) -> str | None:
+    """The first front matter field holding a text longer than `limit` characters (values of
+    lists and mappings too), or None."""
+    for key, value in meta.items():
+        values = value.values() if isinstance(value, dict) else value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and len(v) > limit for v in values):
+            return str(key)
+    return None
+
+
 def parse_front_matter(meta: dict, path: Path) -> FrontMatter:
+    limit = limits().max_field_chars
+    long_field = _long_field(meta, limit)
+    if long_field is not None:
+        raise over_limit(path, f"front matter field '{long_field[:60]}' holds a text longer than {limit:,} characters", "max_field_chars", limit)
     try:
         return FrontMatter.model_validate(meta)
     except ValidationError as error:
@@ -98,7 +147,7 @@ def parse_sections(body: str) -> list[Section]:
             level = len(match.group(1))
             while stack and stack[-1][0] >= level:
                 stack.pop()
-            stack.append((level, match.group(2).strip()))
+            stack.append((level, match.group(2).strip()[:MAX_HEADING_CHARS]))
         else:
             lines.append(line)
     flush()
