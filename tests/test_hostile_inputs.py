@@ -1,9 +1,11 @@
 """Small hostile files must not exhaust memory (issue 12, class 3): each is made here, small on disk,
 and refused with one line naming the file and the limit, or read in bounded memory and linear cost.
 
-Memory is checked in a child process that only loads (no torch) under an address-space limit
-(RLIMIT_AS 1.5 GB) and reports its peak RSS, which must stay under 1 GB. Before the fixes these
-children passed the limit: an unbounded tree of empty XML elements costs ~160 MB per million.
+Memory is checked in a child process that only loads or chunks (no torch) under an address-space
+limit (RLIMIT_AS 1.5 GB) and reports its peak RSS, which must stay under 1 GB. Before the fixes each
+of these children died or passed the limit: an unbounded tree of empty XML elements (~160 MB per
+million), a whole giant sentence or word handed to the tokenizer. Timing is left to
+benchmarks/bench_hostile.py; here cost is bounded by counting what the tokenizer is handed.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ import subprocess
 import sys
 import tarfile
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from rag.chunking import MAX_CHARS_PER_TOKEN, SPECIAL_TOKENS, ChunkSettings, chunk_document, indexed_text
 from rag.errors import CorpusError
 from rag.loaders import loader_for, markdown, read_sources
 from rag.loaders.limits import InputLimits, limits
+from rag.models import Document, Section
 from rag.validate import validate_corpus
 
 ADDRESS_SPACE = 1_500_000_000
@@ -279,3 +284,69 @@ def test_a_long_title_and_huge_front_matter_are_refused(tmp_path: Path) -> None:
     padded = _write(tmp_path, FRONT.replace("---\n# ", "---\n").replace("as_of", "provenance: [" + ", ".join(["p"] * 40_000) + "]\nas_of"), "big.md")
     with pytest.raises(CorpusError, match="front matter of [0-9,]+ characters, over the limit max_front_matter_bytes"):
         markdown.load(padded)
+
+
+# --------------------------------------------------------------------------- the chunker
+
+
+class CountingTokenizer:
+    """The real token counter, recording the longest text it was handed and the total."""
+
+    def __init__(self, count: Callable[[str], int]) -> None:
+        self.count = count
+        self.longest = 0
+        self.total = 0
+
+    def __call__(self, text: str) -> int:
+        self.longest = max(self.longest, len(text))
+        self.total += len(text)
+        return self.count(text)
+
+
+def _one_section(text: str) -> Document:
+    return Document(id="doc", title="T", sections=[Section(path=("S",), text=text)])
+
+
+@pytest.mark.parametrize("kind", ["one-line", "word"])
+def test_a_giant_sentence_or_word_is_tokenized_in_bounded_pieces(kind: str, count_tokens, hf_tokenizer) -> None:
+    """1 MB with no sentence boundary (words, or one 'word' of letters, which the model reads as a
+    single [UNK]). Before: the whole megabyte went to the tokenizer at once (and the word became one
+    1 MB passage); the text re-tokenized was quadratic. Now every piece is at most a passage long and
+    the tokenizer sees each character a bounded number of times."""
+    text = " ".join(["survival", "improved", "with", "q3w", "dosing"] * 40_000) if kind == "one-line" else "abcdefghij" * 100_000
+    counter = CountingTokenizer(count_tokens)
+    settings = ChunkSettings()
+    passages = chunk_document(_one_section(text), counter, settings)
+    max_chars = (settings.max_tokens - SPECIAL_TOKENS) * MAX_CHARS_PER_TOKEN
+    assert counter.longest <= len(indexed_text("T", ("S",), "")) + max_chars
+    assert counter.total <= 20 * len(text)  # measured ~9x for words, ~3x for the word
+    assert max(len(p.text) for p in passages) <= max_chars
+    assert "".join("".join(p.text for p in passages).split()) == "".join(text.split())
+    for passage in passages[:: max(1, len(passages) // 50)]:
+        assert len(hf_tokenizer.encode(indexed_text("T", passage.section, passage.text)).ids) <= settings.max_tokens
+
+
+CHUNK_IN_CHILD = """
+    from pathlib import Path
+    from rag.chunking import ChunkSettings, chunk_document
+    from rag.embedding import DEFAULT_MODEL, resolve_model, token_counter
+    from rag.loaders import markdown
+    count = token_counter(resolve_model(DEFAULT_MODEL))
+    (document,) = markdown.load(Path(sys.argv[1]))
+    passages = chunk_document(document, count, ChunkSettings())
+    result = {"passages": len(passages), "longest": max(len(p.text) for p in passages)}
+"""
+
+
+def test_a_20_mb_one_line_markdown_body_chunks_under_the_memory_limit(tmp_path: Path) -> None:
+    """A one-line body of one 20 MB 'word' (the issue's 50 MB body aborted in `tokenizers` after
+    7.5 GB; 20 MB here keeps the test to ~20 s). Before: tokenized whole, past the 1.5 GB limit."""
+    path = tmp_path / "huge.md"
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write(FRONT + "# Results\n")
+        for _ in range(20):
+            handle.write("abcdefghij" * 100_000)
+        handle.write("\n")
+    result = _in_limited_child(CHUNK_IN_CHILD, str(path))
+    assert result["passages"] >= 20_000_000 // 4064 and result["longest"] <= 4064
+    assert result["peak_mb"] < PEAK_RSS_MB
