@@ -106,11 +106,13 @@ HEADS = {
     "ctgov": ("NCT0.xml", b"<clinical_study>", b"</clinical_study>"),
     "spl": ("label.xml", b'<document xmlns="urn:hl7-org:v3">', b"</document>"),
     "ngc": ("ngc-1.xml", b'<Version><Field Name="Guideline Title"/>', b"</Version>"),
+    "html": ("page.html", b"<html><body>", b"</body></html>"),
 }
 
 
 @pytest.mark.parametrize("kind", sorted(HEADS))
-def test_every_whole_document_xml_loader_refuses_a_flood_of_elements(kind: str, tmp_path: Path) -> None:
+def test_every_whole_document_markup_loader_refuses_a_flood_of_elements(kind: str, tmp_path: Path) -> None:
+    """1.2M empty elements (4.8 MB). Before: parsed whole (HTML: ~35 s and ~550 MB in BeautifulSoup)."""
     name, head, tail = HEADS[kind]
     path = tmp_path / name
     path.write_bytes(head + b"<x/>" * 1_200_000 + tail)

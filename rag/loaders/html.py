@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rag.errors import CorpusError
 from rag.loaders.common import HEADINGS, Block, Collector, clean, first_year, one_line, read_bytes, sections_from_blocks, slug
+from rag.loaders.limits import limits, over_limit
 from rag.models import Document, Section
 
 BOILERPLATE_TAGS = ["script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "form", "button", "select", "input",
@@ -40,6 +41,7 @@ def can_load(path: Path) -> bool:
 def load(path: Path) -> list[Document]:
     where = str(path)
     data = read_bytes(path)
+    _check_tags(data, where)
     if not data.strip():
         raise CorpusError(f"{where}: empty file")
     try:
@@ -50,6 +52,15 @@ def load(path: Path) -> list[Document]:
         raise CorpusError(f"{where}: HTML nested too deeply to read") from error
     except (ValueError, TypeError, AttributeError, LookupError, AssertionError) as error:  # parser edge cases on damaged markup
         raise CorpusError(f"{where}: unreadable HTML ({one_line(error)})") from error
+
+
+def _check_tags(data: bytes, where: str) -> None:
+    """Refuse a page with more '<' marks (an upper bound of its tags) than max_xml_elements before
+    BeautifulSoup builds a Python object for every element (a million cost ~450 MB and ~35 s)."""
+    bound = limits().max_xml_elements
+    marks = data.count(b"<")
+    if marks > bound:
+        raise over_limit(where, f"{marks:,} '<' marks (more elements than a page has)", "max_xml_elements", bound)
 
 
 def _parse(data: bytes, path: Path) -> Document:

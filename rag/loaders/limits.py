@@ -35,7 +35,8 @@ class InputLimits(BaseModel):
         default=1_000_000,
         ge=1,
         description="Most XML elements held in memory at once: one whole XML document, or one record of a streamed PubMed file "
-        "(with what lies between records). 1M empty elements cost ~160 MB in lxml.",
+        "(with what lies between records); 1M empty elements cost ~160 MB in lxml. For HTML, most '<' marks in one page "
+        "(BeautifulSoup holds every element: 1M cost ~450 MB).",
     )
     max_xml_depth: int = Field(default=256, ge=1, description="Deepest XML element nesting (libxml2's own default limit).")
     max_archive_members: int = Field(default=100_000, ge=1, description="Most members read from one tar archive.")
