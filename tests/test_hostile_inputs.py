@@ -86,20 +86,20 @@ def test_a_gzipped_flood_of_empty_pubmed_elements_is_refused_in_bounded_memory(t
     _gzip_repeated(path, b"<?xml version='1.0'?>\n<PubmedArticleSet>", b"<x/>", 20_000_000, b"</PubmedArticleSet>")
     assert path.stat().st_size < 500_000
     result = _in_limited_child(READ_IN_CHILD, str(path))
-    _one_problem(result, path, "max_xml_elements")
+    _one_problem(result, path, "max_elements")
     assert result["documents"] == 0 and result["peak_mb"] < PEAK_RSS_MB
 
 
 def test_pubmed_records_are_freed_as_they_are_read(tmp_path: Path) -> None:
     """1.5M elements in 300k small records are fine (each record freed and its count released as it
-    ends), while the same number of elements outside any record passes max_xml_elements."""
+    ends), while the same number of elements outside any record passes max_elements."""
     records = tmp_path / "records.xml.gz"
     _gzip_repeated(records, b"<PubmedArticleSet>", b"<DeleteCitation>" + b"<PMID>7</PMID>" * 4 + b"</DeleteCitation>", 300_000, b"</PubmedArticleSet>")
     result = _in_limited_child(READ_IN_CHILD, str(records))
     assert result["problems"] == [] and result["peak_mb"] < PEAK_RSS_MB
     loose = tmp_path / "loose.xml.gz"
     _gzip_repeated(loose, b"<PubmedArticleSet>", b"<x><y/><y/><y/><y/></x>", 300_000, b"</PubmedArticleSet>")
-    _one_problem(_in_limited_child(READ_IN_CHILD, str(loose)), loose, "max_xml_elements")
+    _one_problem(_in_limited_child(READ_IN_CHILD, str(loose)), loose, "max_elements")
 
 
 HEADS = {
@@ -117,7 +117,7 @@ def test_every_whole_document_markup_loader_refuses_a_flood_of_elements(kind: st
     path = tmp_path / name
     path.write_bytes(head + b"<x/>" * 1_200_000 + tail)
     assert loader_for(path).__name__.endswith(kind)
-    _one_problem({"problems": [p.message for p in read_sources([path]).problems]}, path, "max_xml_elements")
+    _one_problem({"problems": [p.message for p in read_sources([path]).problems]}, path, "max_elements")
 
 
 def test_a_flood_of_elements_in_a_trial_record_stays_under_the_memory_limit(tmp_path: Path) -> None:
@@ -125,8 +125,29 @@ def test_a_flood_of_elements_in_a_trial_record_stays_under_the_memory_limit(tmp_
     path = tmp_path / "NCT0.xml"
     path.write_bytes(b"<clinical_study>" + b"<x/>" * 10_000_000 + b"</clinical_study>")
     result = _in_limited_child(READ_IN_CHILD, str(path))
-    _one_problem(result, path, "max_xml_elements")
+    _one_problem(result, path, "max_elements")
     assert result["peak_mb"] < PEAK_RSS_MB
+
+
+def test_a_flood_of_json_objects_in_a_trial_record_is_refused(tmp_path: Path) -> None:
+    """1.2M empty objects (3.6 MB). Before: json.loads built them all (100 MB of them: ~2 GB)."""
+    path = tmp_path / "NCT0.json"
+    path.write_bytes(b'{"protocolSection": {}, "x": [' + b"{}," * 1_200_000 + b"{}]}")
+    _one_problem({"problems": [p.message for p in read_sources([path]).problems]}, path, "max_elements")
+
+
+@pytest.mark.parametrize("name", ["corpus.jsonl", "records.xml"])
+def test_one_file_yields_at_most_max_documents(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_MAX_DOCUMENTS", "3")
+    path = tmp_path / name
+    if name.endswith(".jsonl"):
+        path.write_text("".join(f'{{"_id": "{n}", "text": "Text {n}."}}\n' for n in range(5)), encoding="utf-8")
+    else:
+        record = "<PubmedArticle><MedlineCitation><PMID>{n}</PMID><Article><ArticleTitle>T</ArticleTitle></Article></MedlineCitation></PubmedArticle>"
+        path.write_text("<PubmedArticleSet>" + "".join(record.format(n=n + 1) for n in range(5)) + "</PubmedArticleSet>", encoding="utf-8")
+    loaded = read_sources([path])
+    assert loaded.documents == []
+    _one_problem({"problems": [p.message for p in loaded.problems]}, path, "max_documents")
 
 
 @pytest.mark.parametrize(("name", "head"), [("deep.xml", b"<PubmedArticleSet>"), ("NCT0.xml", b"<clinical_study>")])
@@ -220,8 +241,8 @@ def test_the_corpus_format_doc_lists_every_limit_with_its_default() -> None:
 
 
 def test_a_malformed_limit_override_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RAG_MAX_XML_ELEMENTS", "lots")
-    with pytest.raises(CorpusError, match="RAG_MAX_XML_ELEMENTS='lots': not a positive whole number"):
+    monkeypatch.setenv("RAG_MAX_ELEMENTS", "lots")
+    with pytest.raises(CorpusError, match="RAG_MAX_ELEMENTS='lots': not a positive whole number"):
         limits()
 
 

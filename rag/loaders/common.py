@@ -69,7 +69,7 @@ def xml_pull_parser() -> etree.XMLPullParser:
 
 class ElementBudget:
     """Counts XML elements held in memory and their nesting as parse events arrive; CorpusError past
-    max_xml_elements or max_xml_depth. `release()` says the elements counted so far were freed."""
+    max_elements or max_xml_depth. `release()` says the elements counted so far were freed."""
 
     def __init__(self, where: object, bounds: InputLimits | None = None) -> None:
         self.where = where
@@ -83,8 +83,8 @@ class ElementBudget:
             return
         self.held += 1
         self.depth += 1
-        if self.held > self.bounds.max_xml_elements:
-            raise over_limit(self.where, f"more than {self.bounds.max_xml_elements:,} XML elements", "max_xml_elements", self.bounds.max_xml_elements)
+        if self.held > self.bounds.max_elements:
+            raise over_limit(self.where, f"more than {self.bounds.max_elements:,} XML elements", "max_elements", self.bounds.max_elements)
         if self.depth > self.bounds.max_xml_depth:
             raise over_limit(self.where, f"XML nested deeper than {self.bounds.max_xml_depth} elements", "max_xml_depth", self.bounds.max_xml_depth)
 
@@ -97,7 +97,7 @@ FEED_BYTES = 1 << 20
 
 def parse_xml(data: bytes, where: str) -> etree._Element:
     """The root element of an XML document, or CorpusError('<where>: not well-formed XML (...)').
-    Fed in 1 MB pieces so that a flood of elements is refused (max_xml_elements) before it is built."""
+    Fed in 1 MB pieces so that a flood of elements is refused (max_elements) before it is built."""
     if not data.strip():
         raise CorpusError(f"{where}: empty file")
     parser = xml_pull_parser()

@@ -55,12 +55,12 @@ def load(path: Path) -> list[Document]:
 
 
 def _check_tags(data: bytes, where: str) -> None:
-    """Refuse a page with more '<' marks (an upper bound of its tags) than max_xml_elements before
+    """Refuse a page with more '<' marks (an upper bound of its tags) than max_elements before
     BeautifulSoup builds a Python object for every element (a million cost ~450 MB and ~35 s)."""
-    bound = limits().max_xml_elements
+    bound = limits().max_elements
     marks = data.count(b"<")
     if marks > bound:
-        raise over_limit(where, f"{marks:,} '<' marks (more elements than a page has)", "max_xml_elements", bound)
+        raise over_limit(where, f"{marks:,} '<' marks (more elements than a page has)", "max_elements", bound)
 
 
 def _parse(data: bytes, path: Path) -> Document:

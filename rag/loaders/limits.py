@@ -31,12 +31,15 @@ class InputLimits(BaseModel):
     max_decompressed_bytes: int = Field(
         default=1_000_000_000, ge=1, description="Most bytes one .gz file or .tar archive may decompress to (streamed, not held)."
     )
-    max_xml_elements: int = Field(
+    max_elements: int = Field(
         default=1_000_000,
         ge=1,
-        description="Most XML elements held in memory at once: one whole XML document, or one record of a streamed PubMed file "
-        "(with what lies between records); 1M empty elements cost ~160 MB in lxml. For HTML, most '<' marks in one page "
-        "(BeautifulSoup holds every element: 1M cost ~450 MB).",
+        description="Most elements held in memory at once: XML elements of one document or of one streamed PubMed record "
+        "(with what lies between records; 1M empty ones cost ~160 MB in lxml), '<' marks of one HTML page (BeautifulSoup "
+        "holds every element: 1M cost ~450 MB), '{' and '[' of one JSON record.",
+    )
+    max_documents: int = Field(
+        default=200_000, ge=1, description="Most documents from one file (a PubMed baseline file has ~30,000; each costs a few KB)."
     )
     max_xml_depth: int = Field(default=256, ge=1, description="Deepest XML element nesting (libxml2's own default limit).")
     max_archive_members: int = Field(default=100_000, ge=1, description="Most members read from one tar archive.")
@@ -65,6 +68,13 @@ def limit_text(what: str, limit_name: str, limit: int) -> str:
 def over_limit(where: object, what: str, limit_name: str, limit: int) -> CorpusError:
     """The one-line error for a file over a limit: names the file, the limit and how to raise it."""
     return CorpusError(f"{where}: {limit_text(what, limit_name, limit)}")
+
+
+def check_document_count(where: object, count: int) -> None:
+    """CorpusError once one file has yielded more than max_documents documents."""
+    bound = limits().max_documents
+    if count > bound:
+        raise over_limit(where, f"more than {bound:,} documents", "max_documents", bound)
 
 
 def check_file_size(path: Path) -> None:

@@ -19,7 +19,7 @@ from lxml import etree
 
 from rag.errors import CorpusError
 from rag.loaders.common import FEED_BYTES, ElementBudget, clean, first_year, head, local, one_line, one_line_msg, xml_pull_parser
-from rag.loaders.limits import CappedReader, check_file_size, limits
+from rag.loaders.limits import CappedReader, check_document_count, check_file_size, limits
 from rag.models import Document, Section
 
 
@@ -77,7 +77,7 @@ def _open(path: Path) -> CappedReader:
 class _Records:
     """Turns parse events into documents and deletions. Every child of the root is freed once it
     ends (record or not), so memory holds one record; ElementBudget refuses a record, or the
-    elements between two records, counting more than max_xml_elements."""
+    elements between two records, counting more than max_elements."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -100,10 +100,11 @@ class _Records:
 
     def _record(self, element: etree._Element) -> bool:
         """Read one child of the root; False when it is not a record (its elements stay counted,
-        so a flood of non-record elements meets max_xml_elements in seconds, not after millions)."""
+        so a flood of non-record elements meets max_elements in seconds, not after millions)."""
         tag = local(element.tag)
         if tag == "PubmedArticle":
             self.documents.append(_article(element, self.path))
+            check_document_count(self.path, len(self.documents))
         elif tag == "DeleteCitation":
             self.deletions.extend(doc_id(p) for p in (clean(e.text) for e in element.iter("PMID")) if p.isdigit())
         elif tag == "PubmedBookArticle":
