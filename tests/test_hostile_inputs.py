@@ -309,6 +309,32 @@ def test_a_long_title_and_huge_front_matter_are_refused(tmp_path: Path) -> None:
         markdown.load(padded)
 
 
+def test_a_body_of_millions_of_short_lines_loads_under_the_memory_limit(tmp_path: Path) -> None:
+    """30M one-letter lines (60 MB). Before: a list of every line, ~50 bytes each (~1.9 GB)."""
+    path = tmp_path / "lines.md"
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write(FRONT + "# Lines\n")
+        for _ in range(30):
+            handle.write("a\n" * 1_000_000)
+    result = _in_limited_child(READ_IN_CHILD, str(path))
+    assert result["documents"] == 1 and result["problems"] == [] and result["peak_mb"] < PEAK_RSS_MB
+
+
+def test_sections_of_one_file_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_MAX_ELEMENTS", "5")
+    path = _write(tmp_path, FRONT + "".join(f"# H{n}\nText {n}.\n" for n in range(6)))
+    with pytest.raises(CorpusError, match=r"doc.md: more than 5 sections, over the limit max_elements=5"):
+        markdown.load(path)
+
+
+def test_a_heading_with_a_long_run_of_spaces_is_read_in_linear_time(tmp_path: Path) -> None:
+    """'# a' + 200,000 spaces + 'b': the old heading regex backtracked over the run at every space
+    (~10^10 steps: hours). The child must finish within its 60 s timeout."""
+    path = _write(tmp_path, FRONT + "# a" + " " * 200_000 + "b\nText.\n")
+    result = _in_limited_child(READ_IN_CHILD + "\n    result['path'] = loaded.documents[0].sections[0].path[0][:3]\n", str(path), timeout=60)
+    assert result["path"] == "a  "
+
+
 # --------------------------------------------------------------------------- the chunker
 
 

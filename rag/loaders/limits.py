@@ -36,7 +36,7 @@ class InputLimits(BaseModel):
         ge=1,
         description="Most elements held in memory at once: XML elements of one document or of one streamed PubMed record "
         "(with what lies between records; 1M empty ones cost ~160 MB in lxml), '<' marks of one HTML page (BeautifulSoup "
-        "holds every element: 1M cost ~450 MB), '{' and '[' of one JSON record.",
+        "holds every element: 1M cost ~450 MB), '{' and '[' of one JSON record, sections of one Markdown file.",
     )
     max_documents: int = Field(
         default=200_000, ge=1, description="Most documents from one file (a PubMed baseline file has ~30,000; each costs a few KB)."

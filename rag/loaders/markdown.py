@@ -13,7 +13,9 @@ from rag.errors import CorpusError
 from rag.loaders.limits import check_file_size, limits, over_limit
 from rag.models import Document, DocumentKind, Section
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_HEADING = re.compile(r"(#{1,6})\s+(.+)")
+_LINE_END = re.compile("\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")  # where str.splitlines splits, besides '\n'
+_MARKED_LINE = re.compile(r"^(?:[^\S\n]*(?:```|~~~)|#{1,6}[^\S\n]).*$", re.MULTILINE)  # fence or heading candidates
 _FENCE = re.compile(r"^\s*(```|~~~)")
 MAX_HEADING_CHARS = 200  # a heading is a section's name, not its text (as for HTML and NGC headings)
 
@@ -125,49 +127,75 @@ def parse_front_matter(meta: dict, path: Path) -> FrontMatter:
         raise CorpusError(f"{path}: front matter field '{field}': {first['msg']}") from error
 
 
-def parse_sections(body: str) -> list[Section]:
-    """Sections from Markdown headings; text before the first heading has an empty path."""
+def heading(line: str) -> tuple[int, str] | None:
+    """(level, title) when `line` is an ATX heading ('## Title ##'), else None. String methods trim
+    the closing '#'s and spaces: the regex '(.+?)\\s*#*\\s*$' that did it backtracked over a run of
+    spaces at every space (quadratic); the results are the same."""
+    match = _HEADING.match(line)
+    if not match:
+        return None
+    text = match.group(2)
+    return len(match.group(1)), (text.rstrip().rstrip("#").rstrip() or text[0])
+
+
+def _normalise_line_ends(body: str) -> str:
+    """Every line end str.splitlines knows ('\\r\\n', '\\r', '\\u2028', ...) as '\\n'."""
+    return _LINE_END.sub("\n", body)
+
+
+def parse_sections(body: str, *, where: object = "Markdown body") -> list[Section]:
+    """Sections from Markdown headings; text before the first heading has an empty path.
+
+    Only heading and fence lines are visited (one regex over the body); the text between two
+    headings is one slice, so a body of millions of short lines is never a list of lines."""
+    body = _normalise_line_ends(body)
+    bound = limits().max_elements
     sections: list[Section] = []
     stack: list[tuple[int, str]] = []
-    lines: list[str] = []
+    start = 0
     in_fence = False
 
-    def flush() -> None:
-        text = "\n".join(lines).strip()
+    def flush(end: int) -> None:
+        text = body[start:end].strip()
         if text:
             sections.append(Section(path=tuple(title for _, title in stack), text=text))
-        lines.clear()
+            if len(sections) > bound:
+                raise over_limit(where, f"more than {bound:,} sections", "max_elements", bound)
 
-    for line in body.splitlines():
+    for match in _MARKED_LINE.finditer(body):
+        line = match.group(0)
         if _FENCE.match(line):
             in_fence = not in_fence
-        match = None if in_fence else _HEADING.match(line)
-        if match:
-            flush()
-            level = len(match.group(1))
+        found = None if in_fence else heading(line)
+        if found:
+            flush(match.start())
+            start = match.end()
+            level, title = found
             while stack and stack[-1][0] >= level:
                 stack.pop()
-            stack.append((level, match.group(2).strip()[:MAX_HEADING_CHARS]))
-        else:
-            lines.append(line)
-    flush()
+            stack.append((level, title.strip()[:MAX_HEADING_CHARS]))
+    flush(len(body))
     return sections
 
 
 def empty_headings(body: str) -> list[str]:
     """Headings with neither text nor sub-headings under them (reported by `rag corpus validate`)."""
+    body = _normalise_line_ends(body)
     empty: list[str] = []
     pending: tuple[int, str] | None = None
-    for line in body.splitlines():
-        match = _HEADING.match(line)
-        if match:
-            level = len(match.group(1))
-            if pending and level <= pending[0]:
-                empty.append(pending[1])
-            pending = (level, match.group(2).strip())
-        elif line.strip() and pending:
+    start = 0
+    for match in _MARKED_LINE.finditer(body):
+        found = heading(match.group(0))
+        if not found:
+            continue
+        if pending and body[start : match.start()].strip():
             pending = None
-    if pending:
+        level, title = found
+        if pending and level <= pending[0]:
+            empty.append(pending[1])
+        pending = (level, title.strip())
+        start = match.end()
+    if pending and not body[start:].strip():
         empty.append(pending[1])
     return empty
 
@@ -180,7 +208,7 @@ def load(path: Path) -> list[Document]:
         raise CorpusError(f"{path}: cannot read ({error})") from error
     meta, body = split_front_matter(text, path)
     front = parse_front_matter(meta, path)
-    sections = parse_sections(body)
+    sections = parse_sections(body, where=path)
     if not sections:
         raise CorpusError(f"{path}: no text after the front matter")
     return [
