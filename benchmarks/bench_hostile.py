@@ -24,7 +24,7 @@ import argparse
 import json
 import os
 import random
-import resource
+import re
 import subprocess
 import sys
 import tempfile
@@ -67,6 +67,13 @@ def _word(size: int, rng: random.Random) -> str:
 KINDS = {"prose": _prose, "one-line": _one_line, "word": _word}
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM). Not ru_maxrss: Linux carries that over from the parent through
+    fork and exec, so a child would report the parent's peak (here: the text it generated)."""
+    status = Path("/proc/self/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+
 def child(path: Path) -> None:
     """Load and chunk one file; print seconds and peak RSS as JSON."""
     from rag.chunking import ChunkSettings, chunk_document
@@ -74,13 +81,13 @@ def child(path: Path) -> None:
     from rag.loaders import markdown
 
     count = token_counter(resolve_model(DEFAULT_MODEL))
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    baseline = peak_rss_mb()
     started = time.perf_counter()
     (document,) = markdown.load(path)
     loaded = time.perf_counter()
     passages = chunk_document(document, count, ChunkSettings())
     done = time.perf_counter()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     longest = max(len(p.text) for p in passages)
     print(json.dumps({"load_s": loaded - started, "chunk_s": done - loaded, "passages": len(passages),
                       "longest_chars": longest, "baseline_mb": baseline, "peak_mb": peak}))
