@@ -34,10 +34,11 @@ from pathlib import Path
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 MB = 1_000_000
 FRONT_MATTER = "---\nid: hostile\ntitle: Hostile input\nkind: other\nbody: Bench\nyear: 2024\nidentifiers: {url: x}\nas_of: 2024-01-01\n---\n# Results\n"
-WORDS = (
+VOCABULARY = (
     "patients received pembrolizumab or placebo every three weeks and overall survival improved with a hazard ratio of "
     "0.69 (95% CI 0.56-0.84) in the PD-L1 positive population while grade 3 adverse events occurred in 12% of"
-).split()
+)
+WORDS = VOCABULARY.split()
 
 
 def _prose(size: int, rng: random.Random) -> str:

@@ -116,15 +116,15 @@ def _pack(parts: list[str], separator: str, fits: Callable[[str], bool]) -> list
     pieces: list[str] = []
     start = taken = 0
 
-    def piece(count: int) -> str:
-        end = start + count
-        return separator.join(parts[start:end]) + (mark if end < len(parts) else "")
+    def piece(first: int, count: int) -> str:
+        end = first + count
+        return separator.join(parts[first:end]) + (mark if end < len(parts) else "")
 
     while start < len(parts):
-        taken = _longest(len(parts) - start, lambda count: fits(piece(count)), taken)
+        taken = _longest(len(parts) - start, lambda count, first=start: fits(piece(first, count)), taken)
         if taken == 0:
             return None
-        pieces.append(piece(taken))
+        pieces.append(piece(start, taken))
         start += taken
     return pieces
 
@@ -134,7 +134,7 @@ def _cut_characters(text: str, fits: Callable[[str], bool]) -> list[str]:
     pieces: list[str] = []
     start = taken = 0
     while start < len(text):
-        taken = max(1, _longest(len(text) - start, lambda count: fits(text[start : start + count]), taken))
+        taken = max(1, _longest(len(text) - start, lambda count, first=start: fits(text[first : first + count]), taken))
         pieces.append(text[start : start + taken])
         start += taken
     return pieces

@@ -53,7 +53,7 @@ def _scalar_text(value: object) -> str:
     """An identifier key or value as text: YAML text, a number or a date; a list, mapping or
     true/false is refused rather than stringified (a nested value can be huge)."""
     if isinstance(value, bool) or not isinstance(value, str | int | float | dt.date):
-        raise ValueError(f"an identifier must be text or a number, not {type(value).__name__}")
+        raise ValueError(f"an identifier must be text or a number, not {type(value).__name__}")  # noqa: TRY004 - pydantic reports ValueError
     return str(value)
 
 
@@ -87,7 +87,7 @@ def split_front_matter(text: str, path: Path) -> tuple[dict, str]:
     if len(parts[1]) > bounds.max_front_matter_bytes:
         raise over_limit(path, f"front matter of {len(parts[1]):,} characters", "max_front_matter_bytes", bounds.max_front_matter_bytes)
     try:
-        meta = yaml.load(parts[1], Loader=_FrontMatterLoader)  # noqa: S506 - a SafeLoader subclass
+        meta = yaml.load(parts[1], Loader=_FrontMatterLoader)  # a SafeLoader subclass
     except _AliasError as error:
         raise CorpusError(
             f"{path}: line {error.problem_mark.line + 1} front matter uses a YAML alias (*name); aliases are not allowed "

@@ -23,7 +23,6 @@ from rag.loaders.limits import CappedReader, check_document_count, check_file_si
 from rag.models import Document, Section
 
 
-
 def doc_id(pmid: str) -> str:
     return f"pmid-{pmid}"
 
