@@ -4,7 +4,10 @@ A passage is a run of whole sentences from one section whose *indexed text* (tit
 and body, see `indexed_text`) fits the model's maximum sequence length, so nothing is silently
 truncated at embedding time. Sentences of one paragraph are joined by a space, paragraphs and list
 items by a blank line, so a passage splits back into the same sentences. A single sentence too long for the budget is the only thing ever cut,
-at clause boundaries ("; ", ", ") first, then between words.
+at clause boundaries ("; ", ", ") first, then between words, then between characters (a run with no
+space). Cost is linear in the text: no piece longer than `MAX_CHARS_PER_TOKEN` characters per token of
+budget is ever handed to the tokenizer or kept as a passage, and a giant sentence is cut into windows
+before it is split.
 """
 
 from __future__ import annotations
@@ -16,10 +19,18 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.models import Document, Passage
-from rag.sentences import split_units
+from rag.sentences import iter_units
 
-CHUNKER_VERSION = 2  # 2: paragraph and list-item breaks kept in passage text
+CHUNKER_VERSION = 3  # 2: paragraph and list-item breaks kept in passage text; 3: clause cuts fit with their mark, linear cutting
 SPECIAL_TOKENS = 2  # [CLS] … [SEP]
+# Longest passage, in characters per model token of budget: prose runs at ~4-6 characters a token,
+# so only runs a tokenizer collapses (a 100-letter "word" is one [UNK]) or drops (control characters)
+# come near it. 254 tokens -> 4,064 characters. A longer piece is cut before it is ever tokenized.
+MAX_CHARS_PER_TOKEN = 16
+# A sentence longer than this many passage lengths is cut into windows of that size before it is
+# split (16,256 characters for 254 tokens; the longest real sentence seen, a trial's adverse event
+# list, is 6,520), so no list of words or clauses of a whole giant sentence is ever built.
+WINDOW_PASSAGES = 4
 
 
 class TokenCounter(Protocol):
@@ -55,30 +66,96 @@ def passage_id(doc_id: str, section: tuple[str, ...], text: str) -> str:
 
 
 def _split_long(sentence: str, fits: Callable[[str], bool]) -> list[str]:
-    """Cut one over-long sentence into pieces that fit, preferring clause boundaries."""
-    if fits(sentence):  # ends the halving below (a separator-free run would otherwise recurse forever)
+    """Cut one over-long sentence into pieces that fit, preferring clause boundaries ("; " then ", "),
+    then words, then characters (a run with no space at all)."""
+    if fits(sentence):
         return [sentence]
     for separator in ("; ", ", ", " "):
         parts = sentence.split(separator)
-        if len(parts) == 1:
-            continue
-        pieces: list[str] = []
-        current = ""
-        for part in parts:
-            candidate = f"{current}{separator}{part}" if current else part
-            if fits(candidate):
-                current = candidate
-                continue
-            if current:
-                pieces.append(current + (separator.rstrip() if separator != " " else ""))
-            current = part
-        if current:
-            pieces.append(current)
-        if all(fits(p) for p in pieces):
-            return pieces
-    # No separator gives small enough pieces: fall back to halving by characters (never observed in prose).
-    half = len(sentence) // 2
-    return _split_long(sentence[:half], fits) + _split_long(sentence[half:], fits)
+        if len(parts) > 1:
+            pieces = _pack(parts, separator, fits)
+            if pieces is not None:
+                return pieces
+    return _cut_characters(sentence, fits)
+
+
+def _longest(count: int, fits_first: Callable[[int], bool], guess: int = 1) -> int:
+    """The largest k in 1..count with fits_first(k), assuming fitting is monotone (a longer prefix
+    never fits when a shorter one does not); 0 when even k=1 does not fit. Gallops from `guess` (the
+    size of the previous piece: consecutive pieces are alike) then bisects: O(log |k - guess|) calls,
+    each on text about the size of one piece, so cutting a long run stays linear."""
+    guess = min(max(guess, 1), count)
+    if fits_first(guess):
+        good, step = guess, 1
+        while good < count:
+            probe = min(count, good + step)
+            if not fits_first(probe):
+                return _bisect(good, probe, fits_first)
+            good, step = probe, step * 2
+        return good
+    bad, step = guess, 1
+    while bad > 1:
+        probe = max(1, bad - step)
+        if fits_first(probe):
+            return _bisect(probe, bad, fits_first)
+        bad, step = probe, step * 2
+    return 0
+
+
+def _bisect(good: int, bad: int, fits_first: Callable[[int], bool]) -> int:
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        good, bad = (middle, bad) if fits_first(middle) else (good, middle)
+    return good
+
+
+def _pack(parts: list[str], separator: str, fits: Callable[[str], bool]) -> list[str] | None:
+    """Greedy runs of `parts` re-joined by `separator`; a run that is not the last keeps the
+    separator's mark ("a; b;"). None when one part alone does not fit."""
+    mark = separator.rstrip()
+    pieces: list[str] = []
+    start = taken = 0
+
+    def piece(first: int, count: int) -> str:
+        end = first + count
+        return separator.join(parts[first:end]) + (mark if end < len(parts) else "")
+
+    while start < len(parts):
+        taken = _longest(len(parts) - start, lambda count, first=start: fits(piece(first, count)), taken)
+        if taken == 0:
+            return None
+        pieces.append(piece(start, taken))
+        start += taken
+    return pieces
+
+
+def _cut_characters(text: str, fits: Callable[[str], bool]) -> list[str]:
+    """Pieces of a run without separators ('-----...', one giant 'word'): greedy character prefixes."""
+    pieces: list[str] = []
+    start = taken = 0
+    while start < len(text):
+        taken = max(1, _longest(len(text) - start, lambda count, first=start: fits(text[first : first + count]), taken))
+        pieces.append(text[start : start + taken])
+        start += taken
+    return pieces
+
+
+def _windows(sentence: str, max_chars: int) -> Iterator[str]:
+    """`sentence` in pieces of at most `max_chars` characters, each cut at the last "; ", ", " or space
+    of its second half when there is one, else mid-word. Bounds what `_split_long` splits at once (a
+    50 MB one-line body would otherwise become a list of millions of words)."""
+    start = 0
+    while len(sentence) - start > max_chars:
+        end = start + max_chars
+        cut, skip = next(
+            ((at, len(separator)) for separator in ("; ", ", ", " ") if (at := sentence.rfind(separator, start + max_chars // 2, end)) > 0),
+            (end, 0),
+        )
+        mark = sentence[cut : cut + skip].rstrip()
+        yield sentence[start:cut] + mark
+        start = cut + skip
+    if start < len(sentence):
+        yield sentence[start:]
 
 
 def chunk_document(document: Document, count_tokens: TokenCounter, settings: ChunkSettings) -> list[Passage]:
@@ -124,14 +201,22 @@ def _chunk_texts(
 ) -> Iterator[str]:
     """Greedy packing of whole sentences. `count_tokens` counts without special tokens; WordPiece-style
     tokenizers pre-split on whitespace, so the count of space-joined sentences is the sum of their counts.
-    Each emitted passage is re-counted whole, so a tokenizer without that property is still never over."""
+    Each emitted passage is re-counted whole, so a tokenizer without that property is still never over.
+
+    Linear in the length of `text`: sentences are read one at a time, a giant sentence is cut into
+    windows first, the tokenizer never sees a piece over `max_chars` characters, and a passage closes
+    at `max_chars` characters even if its tokens are few (runs the tokenizer collapses or drops)."""
     limit = settings.max_tokens - SPECIAL_TOKENS
-    budget = limit - count_tokens(indexed_text(title, path, ""))
+    max_chars = limit * MAX_CHARS_PER_TOKEN
+    context = indexed_text(title, path, "")
+    if len(context) > max_chars:
+        raise ValueError(f"title and headings of {title[:80]!r} are {len(context):,} characters: they leave no room for passage text")
+    budget = limit - count_tokens(context)
     if budget < 16:
         raise ValueError(f"title and headings of {title!r} leave only {budget} tokens for passage text")
 
     def fits(piece: str) -> bool:
-        return count_tokens(indexed_text(title, path, piece)) <= limit
+        return len(piece) <= max_chars and count_tokens(indexed_text(title, path, piece)) <= limit
 
     def join(group: list[tuple[str, bool]]) -> str:
         return "".join(("\n\n" if new_block else " ") + piece if i else piece for i, (piece, new_block) in enumerate(group))
@@ -146,18 +231,20 @@ def _chunk_texts(
             yield from emit(group[middle:])
 
     current: list[tuple[str, bool]] = []
-    used = 0
-    for sentence, new_block in split_units(text):
-        pieces = [sentence] if fits(sentence) else _split_long(sentence, fits)
+    used = chars = 0
+    for sentence, new_block in iter_units(text):
+        windows = _windows(sentence, max_chars * WINDOW_PASSAGES)
+        pieces = (piece for window in windows for piece in _split_long(window, fits))
         for number, piece in enumerate(pieces):
             cost = count_tokens(piece) + (1 if new_block and current else 0)
-            if current and used + cost > budget:
+            if current and (used + cost > budget or chars + len(piece) + 2 > max_chars):
                 yield from emit(current)
-                current, used = [], 0
+                current, used, chars = [], 0, 0
             current.append((piece, new_block and number == 0))
             used += cost
+            chars += len(piece) + 2
             if used >= settings.target_tokens:
                 yield from emit(current)
-                current, used = [], 0
+                current, used, chars = [], 0, 0
     if current:
         yield from emit(current)

@@ -7,6 +7,7 @@ from pathlib import Path
 from rag.errors import CorpusError, reading
 from rag.knowledge import FIELD_FILE, read_field_file
 from rag.loaders import markdown
+from rag.loaders.limits import check_file_size
 from rag.models import IDENTIFIER_KEYS
 
 
@@ -21,6 +22,7 @@ def validate_corpus(folder: Path) -> tuple[list[str], int]:
     files = [p for p in sorted(folder.rglob("*")) if p.is_file() and markdown.can_load(p)]
     for path in files:
         try:
+            check_file_size(path)
             with reading(path, "document", "make it UTF-8 text with plain YAML front matter (no deep nesting)", error=CorpusError,
                          failures=(OSError, UnicodeDecodeError, RecursionError)):  # RecursionError: YAML nested too deep
                 meta, body = markdown.split_front_matter(path.read_text(encoding="utf-8"), path)

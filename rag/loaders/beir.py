@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rag.errors import CorpusError
 from rag.jsonl import iter_jsonl
+from rag.loaders.limits import check_document_count, check_file_size
 from rag.models import Document, Section
 
 
@@ -38,4 +39,10 @@ def iter_documents(path: Path) -> Iterator[Document]:
 
 
 def load(path: Path) -> list[Document]:
-    return list(iter_documents(path))
+    """Every document of a corpus file (at most max_file_bytes and max_documents: this list is held whole)."""
+    check_file_size(path)
+    documents: list[Document] = []
+    for document in iter_documents(path):
+        documents.append(document)
+        check_document_count(path, len(documents))
+    return documents

@@ -19,6 +19,7 @@ from pathlib import Path
 from lxml import etree
 
 from rag.errors import CorpusError
+from rag.loaders.limits import InputLimits, check_file_size, limits, over_limit
 from rag.models import Section
 
 HEAD_BYTES = 8192
@@ -40,11 +41,17 @@ def head(path: Path, size: int = HEAD_BYTES) -> bytes:
 
 
 def read_bytes(path: Path) -> bytes:
-    """The whole file (decompressed for .gz), or CorpusError."""
+    """The whole file (decompressed for .gz), or CorpusError; held in memory, so at most
+    max_file_bytes on disk and decompressed."""
+    check_file_size(path)
+    limit = limits().max_file_bytes
     try:
         if path.name.lower().endswith(".gz"):
             with gzip.open(path, "rb") as handle:
-                return handle.read()
+                data = handle.read(limit + 1)
+            if len(data) > limit:
+                raise over_limit(path, f"decompresses to more than {limit:,} bytes", "max_file_bytes", limit)
+            return data
         return path.read_bytes()
     except (OSError, EOFError, zlib.error) as error:
         raise CorpusError(f"{path}: cannot read ({one_line(error)})") from error
@@ -55,16 +62,53 @@ def one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
-def xml_parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True)
+def xml_pull_parser() -> etree.XMLPullParser:
+    return etree.XMLPullParser(
+        events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True
+    )
+
+
+class ElementBudget:
+    """Counts XML elements held in memory and their nesting as parse events arrive; CorpusError past
+    max_elements or max_xml_depth. `release()` says the elements counted so far were freed."""
+
+    def __init__(self, where: object, bounds: InputLimits | None = None) -> None:
+        self.where = where
+        self.bounds = bounds or limits()
+        self.held = 0
+        self.depth = 0
+
+    def see(self, event: str) -> None:
+        if event == "end":
+            self.depth -= 1
+            return
+        self.held += 1
+        self.depth += 1
+        if self.held > self.bounds.max_elements:
+            raise over_limit(self.where, f"more than {self.bounds.max_elements:,} XML elements", "max_elements", self.bounds.max_elements)
+        if self.depth > self.bounds.max_xml_depth:
+            raise over_limit(self.where, f"XML nested deeper than {self.bounds.max_xml_depth} elements", "max_xml_depth", self.bounds.max_xml_depth)
+
+    def release(self) -> None:
+        self.held = 0
+
+
+FEED_BYTES = 1 << 20
 
 
 def parse_xml(data: bytes, where: str) -> etree._Element:
-    """The root element of an XML document, or CorpusError('<where>: not well-formed XML (...)')."""
+    """The root element of an XML document, or CorpusError('<where>: not well-formed XML (...)').
+    Fed in 1 MB pieces so that a flood of elements is refused (max_elements) before it is built."""
     if not data.strip():
         raise CorpusError(f"{where}: empty file")
+    parser = xml_pull_parser()
+    budget = ElementBudget(where)
     try:
-        root = etree.fromstring(data, parser=xml_parser())
+        for offset in range(0, len(data), FEED_BYTES):
+            parser.feed(data[offset : offset + FEED_BYTES])
+            for event, _ in parser.read_events():
+                budget.see(event)
+        root = parser.close()
     except etree.XMLSyntaxError as error:
         raise CorpusError(f"{where}: not well-formed XML ({one_line_msg(error)})") from error
     except (ValueError, etree.LxmlError) as error:

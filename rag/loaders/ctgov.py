@@ -19,7 +19,8 @@ from typing import Any
 from lxml import etree
 
 from rag.errors import CorpusError
-from rag.loaders.common import clean, clean_block_text, first_year, head, local, one_line, parse_xml
+from rag.loaders.common import clean, clean_block_text, first_year, head, local, one_line, parse_xml, read_bytes
+from rag.loaders.limits import limits, over_limit
 from rag.models import Document, Section
 
 NCT = re.compile(r"^NCT\d{8}$")
@@ -90,10 +91,7 @@ def can_load(path: Path) -> bool:
 
 
 def load(path: Path) -> list[Document]:
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise CorpusError(f"{path}: cannot read ({one_line(error)})") from error
+    data = read_bytes(path)
     where = str(path)
     trial = _from_json(data, where) if path.suffix.lower() == ".json" else _from_xml(data, where)
     return [to_document(trial, where)]
@@ -332,6 +330,7 @@ def _phase(values: list) -> str:
 
 
 def _from_json(data: bytes, where: str) -> Trial:
+    _check_json_size(data, where)
     try:
         record = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as error:
@@ -418,6 +417,15 @@ def _from_json(data: bytes, where: str) -> Trial:
     if isinstance(results, dict):
         _json_results(results, trial)
     return trial
+
+
+def _check_json_size(data: bytes, where: str) -> None:
+    """Refuse more '{' and '[' (an upper bound of the objects and arrays) than max_elements before
+    json.loads builds them: 100 MB of '{},' would be 33M dicts, ~2 GB."""
+    bound = limits().max_elements
+    marks = data.count(b"{") + data.count(b"[")
+    if marks > bound:
+        raise over_limit(where, f"{marks:,} JSON objects and arrays", "max_elements", bound)
 
 
 def _s_raw(data: Any, *keys: str) -> str:

@@ -15,10 +15,10 @@ import warnings
 from pathlib import Path
 
 from rag.errors import CorpusError
-from rag.loaders.common import HEADINGS, Block, Collector, clean, first_year, one_line, sections_from_blocks, slug
+from rag.loaders.common import HEADINGS, Block, Collector, clean, first_year, one_line, read_bytes, sections_from_blocks, slug
+from rag.loaders.limits import limits, over_limit
 from rag.models import Document, Section
 
-MAX_BYTES = 50_000_000
 BOILERPLATE_TAGS = ["script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "form", "button", "select", "input",
                     "textarea", "nav", "header", "footer", "aside", "head", "link", "meta"]
 BOILERPLATE_ROLES = {"navigation", "banner", "contentinfo", "search", "complementary", "menu", "menubar", "toolbar"}
@@ -40,12 +40,8 @@ def can_load(path: Path) -> bool:
 
 def load(path: Path) -> list[Document]:
     where = str(path)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise CorpusError(f"{where}: cannot read ({one_line(error)})") from error
-    if len(data) > MAX_BYTES:
-        raise CorpusError(f"{where}: {len(data):,} bytes; larger than {MAX_BYTES:,} is not a page this loader reads")
+    data = read_bytes(path)
+    _check_tags(data, where)
     if not data.strip():
         raise CorpusError(f"{where}: empty file")
     try:
@@ -56,6 +52,15 @@ def load(path: Path) -> list[Document]:
         raise CorpusError(f"{where}: HTML nested too deeply to read") from error
     except (ValueError, TypeError, AttributeError, LookupError, AssertionError) as error:  # parser edge cases on damaged markup
         raise CorpusError(f"{where}: unreadable HTML ({one_line(error)})") from error
+
+
+def _check_tags(data: bytes, where: str) -> None:
+    """Refuse a page with more '<' marks (an upper bound of its tags) than max_elements before
+    BeautifulSoup builds a Python object for every element (a million cost ~450 MB and ~35 s)."""
+    bound = limits().max_elements
+    marks = data.count(b"<")
+    if marks > bound:
+        raise over_limit(where, f"{marks:,} '<' marks (more elements than a page has)", "max_elements", bound)
 
 
 def _parse(data: bytes, path: Path) -> Document:

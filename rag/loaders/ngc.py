@@ -33,9 +33,11 @@ from rag.loaders.common import (
     local,
     one_line,
     parse_xml,
+    read_bytes,
     sections_from_blocks,
     slug,
 )
+from rag.loaders.limits import InputLimits, check_file_size, limit_text, limits
 from rag.models import Document, Section
 
 RECOMMENDATIONS = "Major Recommendations"
@@ -111,11 +113,7 @@ def read(path: Path):  # -> rag.loaders.Loaded
     from rag.loaders import Loaded, LoadProblem
 
     if not _is_archive(path):
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            raise CorpusError(f"{path}: cannot read ({one_line(error)})") from error
-        return Loaded(documents=[parse_summary(data, str(path), _id_from_name(path.name))])
+        return Loaded(documents=[parse_summary(read_bytes(path), str(path), _id_from_name(path.name))])
     documents: list[Document] = []
     problems: list[LoadProblem] = []
     for name, data, error in _members(path):
@@ -133,18 +131,27 @@ def read(path: Path):  # -> rag.loaders.Loaded
 
 
 def _members(path: Path) -> Iterator[tuple[str, bytes, str | None]]:
-    """(member name, bytes, error) for each .xml member; a damaged archive ends with one error."""
+    """(member name, bytes, error) for each .xml member; a damaged archive, or one past a limit
+    (members, decompressed bytes), ends with one error."""
+    check_file_size(path)
+    bounds = limits()
     try:
         archive = tarfile.open(path, "r:*")
     except (OSError, EOFError, tarfile.TarError, zlib.error) as error:
         raise CorpusError(f"{path}: not a readable tar archive ({one_line(error)})") from error
     with archive:
         try:
-            for member in archive:
+            total = 0
+            for count, member in enumerate(archive, start=1):
+                total += member.size
+                past = _archive_limit(count, total, bounds)
+                if past:
+                    yield "(rest of archive)", b"", f"later members skipped: {past}"
+                    return
                 if not member.isfile() or not member.name.lower().endswith(".xml"):
                     continue
-                if member.size > 50_000_000:
-                    yield member.name, b"", f"member of {member.size} bytes is too large for a guideline summary"
+                if member.size > bounds.max_file_bytes:
+                    yield member.name, b"", limit_text(f"member of {member.size:,} bytes", "max_file_bytes", bounds.max_file_bytes)
                     continue
                 handle = archive.extractfile(member)
                 if handle is None:
@@ -152,6 +159,15 @@ def _members(path: Path) -> Iterator[tuple[str, bytes, str | None]]:
                 yield member.name, handle.read(), None
         except (OSError, EOFError, tarfile.TarError, zlib.error) as error:
             yield "(rest of archive)", b"", f"archive damaged or truncated; later members skipped ({one_line(error)})"
+
+
+def _archive_limit(count: int, total: int, bounds: InputLimits) -> str:
+    """Which archive limit `count` members of `total` bytes pass ('' when none)."""
+    if count > bounds.max_archive_members:
+        return limit_text(f"more than {bounds.max_archive_members:,} members", "max_archive_members", bounds.max_archive_members)
+    if total > bounds.max_decompressed_bytes:
+        return limit_text(f"more than {bounds.max_decompressed_bytes:,} bytes unpacked", "max_decompressed_bytes", bounds.max_decompressed_bytes)
+    return ""
 
 
 def _id_from_name(name: str) -> str:

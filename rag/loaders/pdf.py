@@ -21,6 +21,7 @@ from pathlib import Path
 
 from rag.errors import CorpusError
 from rag.loaders.common import clean, first_year, head, one_line, slug
+from rag.loaders.limits import check_file_size
 from rag.models import Document, Section
 
 MAX_PAGES = 5000
@@ -43,6 +44,7 @@ def can_load(path: Path) -> bool:
 def load(path: Path) -> list[Document]:
     where = str(path)
     logging.getLogger("pypdf").setLevel(logging.ERROR)
+    check_file_size(path)
     try:
         pages, metadata = _extract(path)
     except CorpusError:

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 
 from lxml import etree
 
 from rag.errors import CorpusError
-from rag.loaders.common import clean, first_year, head, local, one_line, one_line_msg
+from rag.loaders.common import FEED_BYTES, ElementBudget, clean, first_year, head, local, one_line, one_line_msg, xml_pull_parser
+from rag.loaders.limits import CappedReader, check_document_count, check_file_size, limits
 from rag.models import Document, Section
-
-RECORD_TAGS = ("PubmedArticle", "DeleteCitation", "PubmedBookArticle")
 
 
 def doc_id(pmid: str) -> str:
@@ -42,48 +42,83 @@ def load(path: Path) -> list[Document]:
 def read(path: Path):  # -> rag.loaders.Loaded
     from rag.loaders import Loaded
 
-    documents: list[Document] = []
-    deletions: list[str] = []
-    books = 0
+    records = _Records(path)
     try:
-        handle = gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")
-    except OSError as error:
-        raise CorpusError(f"{path}: cannot read ({one_line(error)})") from error
-    try:
-        with handle:
-            events = etree.iterparse(
-                handle, events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True
-            )
-            root_seen = False
-            for event, element in events:
-                if event == "start":
-                    if not root_seen:
-                        root_seen = True
-                        if local(element.tag) != "PubmedArticleSet":
-                            raise CorpusError(f"{path}: root element <{local(element.tag)}> is not <PubmedArticleSet>")
-                    continue
-                tag = local(element.tag)
-                if tag not in RECORD_TAGS:
-                    continue
-                if tag == "PubmedArticle":
-                    documents.append(_article(element, path))
-                elif tag == "DeleteCitation":
-                    deletions.extend(doc_id(p) for p in (clean(e.text) for e in element.iter("PMID")) if p.isdigit())
-                else:
-                    books += 1
-                element.clear(keep_tail=False)
-                parent = element.getparent()
-                while parent is not None and element.getprevious() is not None:
-                    del parent[0]
+        with _open(path) as handle:
+            parser = xml_pull_parser()
+            while chunk := handle.read(FEED_BYTES):
+                parser.feed(chunk)
+                records.take(parser.read_events())
+            parser.close()
+            records.take(parser.read_events())
     except etree.XMLSyntaxError as error:
         raise CorpusError(f"{path}: not well-formed XML ({one_line_msg(error)})") from error
     except (OSError, EOFError, zlib.error) as error:
         raise CorpusError(f"{path}: cannot read ({one_line(error)})") from error
     except etree.LxmlError as error:
         raise CorpusError(f"{path}: not readable as XML ({one_line(error)})") from error
-    if not documents and not deletions and not books:
+    if not records.documents and not records.deletions and not records.books:
         raise CorpusError(f"{path}: no <PubmedArticle> or <DeleteCitation> records")
-    return Loaded(documents=documents, deletions=deletions, replaces=True)
+    return Loaded(documents=records.documents, deletions=records.deletions, replaces=True)
+
+
+def _open(path: Path) -> CappedReader:
+    """The file, decompressed for .gz, failing past max_decompressed_bytes (streamed, never held)."""
+    check_file_size(path)
+    bounds = limits()
+    try:
+        handle = gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")
+    except OSError as error:
+        raise CorpusError(f"{path}: cannot read ({one_line(error)})") from error
+    return CappedReader(handle, path, bounds.max_decompressed_bytes)
+
+
+class _Records:
+    """Turns parse events into documents and deletions. Every child of the root is freed once it
+    ends (record or not), so memory holds one record; ElementBudget refuses a record, or the
+    elements between two records, counting more than max_elements."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.budget = ElementBudget(path)
+        self.documents: list[Document] = []
+        self.deletions: list[str] = []
+        self.books = 0
+
+    def take(self, events: Iterable[tuple[str, etree._Element]]) -> None:
+        for event, element in events:
+            self.budget.see(event)
+            if event == "start":
+                if self.budget.depth == 1 and local(element.tag) != "PubmedArticleSet":
+                    raise CorpusError(f"{self.path}: root element <{local(element.tag)}> is not <PubmedArticleSet>")
+                continue
+            if self.budget.depth == 1:  # a child of the root has ended
+                if self._record(element):
+                    self.budget.release()
+                _free(element)
+
+    def _record(self, element: etree._Element) -> bool:
+        """Read one child of the root; False when it is not a record (its elements stay counted,
+        so a flood of non-record elements meets max_elements in seconds, not after millions)."""
+        tag = local(element.tag)
+        if tag == "PubmedArticle":
+            self.documents.append(_article(element, self.path))
+            check_document_count(self.path, len(self.documents))
+        elif tag == "DeleteCitation":
+            self.deletions.extend(doc_id(p) for p in (clean(e.text) for e in element.iter("PMID")) if p.isdigit())
+        elif tag == "PubmedBookArticle":
+            self.books += 1
+        else:
+            return False
+        return True
+
+
+def _free(element: etree._Element) -> None:
+    """Drop an ended element's content and every earlier sibling (they are done with)."""
+    element.clear(keep_tail=False)
+    parent = element.getparent()
+    while parent is not None and element.getprevious() is not None:
+        del parent[0]
 
 
 def _text(element: etree._Element | None) -> str:
