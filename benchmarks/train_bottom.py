@@ -29,6 +29,7 @@ from rag.eval.answers import evaluate_answers  # noqa: E402
 from rag.eval.gold import load_gold  # noqa: E402
 from rag.eval.goldcorpus import corpus_beside, ensure_gold_index  # noqa: E402
 from rag.index.build import build_index  # noqa: E402
+from rag.paths import default_corpus, default_index  # noqa: E402
 
 DEFAULT_GOLD = ROOT / "eval" / "gold" / "questions.jsonl"
 
@@ -43,9 +44,9 @@ def index_of(name: str, gold: Path) -> Path:
     spec = corpus_beside(gold)
     if spec is not None:
         return ensure_gold_index(spec)
-    root = ROOT / "indexes" / "eval" / "default-corpus"
+    root = default_index()  # the default corpus's own index (rag index build), built here when missing
     if not (root / "CURRENT").exists():
-        build_index([ROOT / "corpus"], root)
+        build_index([default_corpus()], root)
     return root
 
 
