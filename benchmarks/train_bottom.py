@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from rag.answer import Asker  # noqa: E402
-from rag.answer.ranker import RANKER_FILE, Context, train, vectorize  # noqa: E402
-from rag.answer.selection import _leads, Ask  # noqa: E402
+from rag.answer.ranker import RANKER_FILE, train, vectorize  # noqa: E402
+from rag.answer.selection import _leads  # noqa: E402
 from rag.eval.answers import evaluate_answers  # noqa: E402
 from rag.eval.gold import load_gold  # noqa: E402
 from rag.eval.goldcorpus import corpus_beside, ensure_gold_index  # noqa: E402
@@ -57,12 +57,11 @@ def groups_of(asker: Asker, gold: Path, split: str) -> list[tuple[np.ndarray, np
             continue
         prepared = asker.prepare(question.question)
         candidates = asker.candidates(prepared, asker.gather(prepared))
-        ask = Ask(subgroups=prepared.asks("subgroup"))
+        ask = asker.selection_ask(prepared)
         pool = [c for c in candidates if _leads(c, ask)]
         if not pool:
             continue
-        context = Context(intent=prepared.intent, named_bodies=bool(prepared.bodies))
-        x = np.vstack([vectorize(c, c.features, context, asker.settings.scoring) for c in pool])
+        x = np.vstack([vectorize(c, c.features, ask, asker.settings.scoring) for c in pool])
         y = np.array([
             float(all(re.search(p, c.text, re.IGNORECASE) for p in question.bottom)
                   and not any(re.search(p, c.text, re.IGNORECASE) for p in question.bottom_not))

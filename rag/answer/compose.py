@@ -22,7 +22,7 @@ from rag.answer.coverage import decide, reports_results, term_coverage, uncovere
 from rag.answer.gather import STUDY_KINDS, Gathered, gather
 from rag.answer.models import SECTION_ORDER, Answer, AnswerSection, Statement
 from rag.answer.question import Question, prepare_question
-from rag.answer.ranker import Context, load_ranker, vectorize
+from rag.answer.ranker import load_ranker, vectorize
 from rag.answer.related import related_questions
 from rag.answer.scoring import Features, relevance
 from rag.answer.selection import Ask, select
@@ -152,17 +152,13 @@ class Asker:
         )
         if verdict.abstain:
             return self._abstain(prepared, verdict.reason or "")
-        candidates = self.candidates(prepared, gathered)
+        ask = self.selection_ask(prepared)
+        candidates = self.bottom_scores(self.candidates(prepared, gathered), ask)
         leading = [c for c in candidates if c.document_rank == 0]
         if prepared.intent == "efficacy" and leading and leading[0].kind in STUDY_KINDS and not reports_results(
             candidates, documents=settings.results_documents
         ):
             return self._abstain(prepared, f"The indexed corpus reports no results that answer this question. It covers {self.scope}.")
-        ask = Ask(
-            intents=prepared.intents, bodies=prepared.bodies, regulatory=prepared.asks("regulatory"),
-            prior_tokens=self._tokens_of([*prepared.prior, *prepared.prior_named]), line=prepared.line,
-            terms=self.terms(prepared.normalized), subgroups=prepared.asks("subgroup"),
-        )
         selection = select(candidates, ask, self.settings.selection, full=full)
         quoted = set(selection.documents)
         shown = [*selection.bottom, *(c for items in selection.sections.values() for c in items)]
@@ -265,17 +261,24 @@ class Asker:
                     prior=recommends_prior, prior_topic=about_prior, intent_match=intent_match, features=features,
                     continued=analysis.continued if info.spans else (),
                 ))
-        return self._bottom_scores(question, out)
+        return out
 
-    def _bottom_scores(self, question: Question, candidates: list[Candidate]) -> list[Candidate]:
+    def selection_ask(self, prepared: Question) -> Ask:
+        """What selection needs to know of the question."""
+        return Ask(
+            intents=prepared.intents, bodies=prepared.bodies, regulatory=prepared.asks("regulatory"),
+            prior_tokens=self._tokens_of([*prepared.prior, *prepared.prior_named]), line=prepared.line,
+            terms=self.terms(prepared.normalized), subgroups=prepared.asks("subgroup"),
+        )
+
+    def bottom_scores(self, candidates: list[Candidate], ask: Ask) -> list[Candidate]:
         """Each candidate's bottom-line score from the trained ranker (none trained: unchanged)."""
         ranker = load_ranker() if self.settings.selection.use_ranker else None
         if ranker is None or not candidates:
             return candidates
         import numpy as np
 
-        context = Context(intent=question.intent, named_bodies=bool(question.bodies))
-        vectors = np.vstack([vectorize(c, c.features, context, self.settings.scoring) for c in candidates])
+        vectors = np.vstack([vectorize(c, c.features, ask, self.settings.scoring) for c in candidates])
         scores = ranker.scores(vectors)
         return [replace(c, bottom_score=float(s)) for c, s in zip(candidates, scores, strict=True)]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -17,29 +16,23 @@ import numpy as np
 
 from rag.answer.candidates import Candidate
 from rag.answer.scoring import Features, rank_weight
+from rag.answer.selection import Ask, preferred
 from rag.answer.settings import ScoringSettings
 
 RANKER_FILE = Path(__file__).with_name("bottom_ranker.json")
-
-
-@dataclass(frozen=True)
-class Context:
-    """What the features need to know of the question (kept for features that depend on it)."""
-
-    intent: str | None
-    named_bodies: bool
 
 
 # Few features, each field-independent: with ~100 training questions a larger set fits dev and loses on test.
 NAMES = [
     "relevance", "overlap", "context_overlap", "phrase_overlap", "aspect_overlap", "asked_overlap", "density", "dense",
     "answer_form", "intent_match", "document_top", "rank_weight", "result", "negative", "section:caveats",
-    "role:background", "role:conclusion", "short", "log_words",
+    "role:background", "role:conclusion", "short", "log_words", "preferred", "named_body", "exclusion", "kind:guideline",
+    "kind:label",
 ]
 INDEX = {name: i for i, name in enumerate(NAMES)}
 
 
-def vectorize(candidate: Candidate, features: Features, context: Context, scoring: ScoringSettings) -> np.ndarray:
+def vectorize(candidate: Candidate, features: Features, ask: Ask, scoring: ScoringSettings) -> np.ndarray:
     info = candidate.info
     values = {
         "relevance": candidate.relevance,
@@ -61,6 +54,11 @@ def vectorize(candidate: Candidate, features: Features, context: Context, scorin
         "role:conclusion": float(info.role == "conclusion"),
         "short": float(features.short),
         "log_words": math.log1p(len(info.text.split())) / 4,
+        "preferred": float(preferred(candidate, ask)),  # of the kind the question asks for (a body's statement, a label)
+        "named_body": float(bool(candidate.body and candidate.body in ask.bodies)),
+        "exclusion": float(info.exclusion and "eligibility" not in ask.intents),  # who was excluded is a caveat
+        "kind:guideline": float(candidate.kind == "guideline"),
+        "kind:label": float(candidate.kind == "label"),
     }
     return np.array([values[name] for name in NAMES], dtype=np.float64)
 

@@ -72,7 +72,7 @@ def _words(candidate: Candidate) -> int:
     return len(candidate.text.split())
 
 
-def _preferred(candidate: Candidate, ask: Ask) -> bool:
+def preferred(candidate: Candidate, ask: Ask) -> bool:
     """Is this the kind of sentence the question asks for?"""
     if ask.bodies:
         return bool(candidate.body and candidate.body in ask.bodies)  # "what does ESGO say": ESGO's statements
@@ -132,7 +132,7 @@ def bottom_line(best: Sequence[Candidate], ask: Ask, documents: Sequence[str], s
     def value(candidate: Candidate) -> float:
         if learned:  # the ranker's odds against the best candidate: 1 for the best, below for the rest
             return math.exp(candidate.bottom_score - top_score)
-        factor = settings.bottom_preference if _preferred(candidate, ask) else 1.0
+        factor = settings.bottom_preference if preferred(candidate, ask) else 1.0
         named = bool(candidate.body and candidate.body in ask.bodies)
         if (candidate.info.negative or candidate.section == "caveats") and not named:
             factor *= settings.bottom_negative  # "ESMO gives no guidance on X" answers "what does ESMO say on X"
