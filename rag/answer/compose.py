@@ -15,12 +15,15 @@ from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
+
 from rag.answer.assemble import Extras, assemble
 from rag.answer.candidates import LIST_ITEM, MAX_LIST_ITEMS, Candidate, PassageAnalysis, analyse_passage
 from rag.answer.classify import Classifier
 from rag.answer.coverage import decide, reports_results, term_coverage, uncovered_conditions
 from rag.answer.gather import STUDY_KINDS, Gathered, gather
 from rag.answer.models import SECTION_ORDER, Answer, AnswerSection, Statement
+from rag.answer.qualifiers import conflicts, qualifier_values
 from rag.answer.question import Question, prepare_question
 from rag.answer.ranker import load_ranker, vectorize
 from rag.answer.related import related_questions
@@ -29,7 +32,7 @@ from rag.answer.selection import Ask, select
 from rag.answer.settings import AnswerSettings
 from rag.index.load import Index, open_index
 from rag.knowledge import Knowledge, load_vocabulary
-from rag.models import Document
+from rag.models import Document, Passage
 from rag.sentences import split_sentences
 
 ANALYSIS_CACHE = 50_000  # passages whose sentence analysis an Asker keeps
@@ -99,12 +102,12 @@ class Asker:
             self._analysis[passage.id] = cached
         return cached
 
-    def _list_after(self, passage) -> list:
+    def _list_after(self, passage: Passage) -> list[Passage]:
         """The list items that follow a passage ending in a lead-in colon, when the source kept each item as
         a passage of its own (the same section, up to MAX_LIST_ITEMS, while they read as list items)."""
         if not passage.text.rstrip().endswith(":"):
             return []
-        items = []
+        items: list[Passage] = []
         for after in self.index.store.passages_of(passage.doc_id):
             if after.ordinal <= passage.ordinal:
                 continue
@@ -191,6 +194,7 @@ class Asker:
         regions = set(question.regions)
         intents = [self.knowledge.intents[i][1] for i in question.intents[:2]]
         forms = [self.knowledge.answer_types[i][1] for i in question.answer_types]
+        qualified = qualifier_values(question.text, self.knowledge.qualifier)
         out: list[Candidate] = []
         seen: set[str] = set()
         for position, passage in gathered.ranked:
@@ -235,6 +239,7 @@ class Asker:
                     asked_overlap=len(asked_terms & (tokens | analysis.headings)) / len(asked_terms) if asked_terms else 0.0,
                     density=len(matched) / len(tokens) if tokens else 0.0,
                     dense=gathered.dense_scores.get(passage.id, 0.0),
+                    qualifier_conflict=bool(qualified) and conflicts(qualified, qualifier_values(info.text, self.knowledge.qualifier)),
                     answer_form=sum(bool(f.search(info.text) or f.search(analysis.heading_text)) for f in forms) / len(forms) if forms else 0.0,
                     position=position,
                     document_rank=rank,
@@ -276,8 +281,6 @@ class Asker:
         ranker = load_ranker() if self.settings.selection.use_ranker else None
         if ranker is None or not candidates:
             return candidates
-        import numpy as np
-
         vectors = np.vstack([vectorize(c, c.features, ask, self.settings.scoring) for c in candidates])
         scores = ranker.scores(vectors)
         return [replace(c, bottom_score=float(s)) for c, s in zip(candidates, scores, strict=True)]

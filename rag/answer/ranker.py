@@ -27,7 +27,7 @@ NAMES = [
     "relevance", "overlap", "context_overlap", "phrase_overlap", "aspect_overlap", "asked_overlap", "density", "dense",
     "answer_form", "intent_match", "document_top", "rank_weight", "result", "negative", "section:caveats",
     "role:background", "role:conclusion", "short", "log_words", "preferred", "named_body", "exclusion", "kind:guideline",
-    "kind:label",
+    "kind:label", "qualifier_conflict",
 ]
 INDEX = {name: i for i, name in enumerate(NAMES)}
 
@@ -59,6 +59,7 @@ def vectorize(candidate: Candidate, features: Features, ask: Ask, scoring: Scori
         "exclusion": float(info.exclusion and "eligibility" not in ask.intents),  # who was excluded is a caveat
         "kind:guideline": float(candidate.kind == "guideline"),
         "kind:label": float(candidate.kind == "label"),
+        "qualifier_conflict": float(features.qualifier_conflict),
     }
     return np.array([values[name] for name in NAMES], dtype=np.float64)
 

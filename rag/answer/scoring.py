@@ -24,6 +24,7 @@ class Features:
     asked_overlap: float = 0.0  # share of the words saying what is asked ("enrolled", "dose") in the sentence or its headings
     density: float = 0.0  # share of the sentence's own terms that are question terms
     dense: float = 0.0  # the passage's dense similarity to the question (0 when not among the dense hits)
+    qualifier_conflict: bool = False  # names the question's qualifier only with other values ("grade 3" for "grade 2")
     answer_form: float = 0.0  # share of the answer forms the question asks for that the sentence has (a count, a dose, a rate)
     design: Design = "none"  # study design of the document ("none": not a study)
     section: str = "evidence"

@@ -92,6 +92,7 @@ class Vocabulary(BaseModel):
     question_words: str
     intents: dict[str, IntentCues]
     answer_types: list[IntentCues]
+    qualifiers: list[str] = Field(default_factory=list)
     prior_therapy: str
     clause_end: str
     line_words: dict[int, str]
@@ -258,6 +259,15 @@ class Knowledge:
     @cached_property
     def answer_types(self) -> list[tuple[re.Pattern[str], re.Pattern[str]]]:
         return [(re.compile(a.question, re.IGNORECASE), re.compile(a.answer, re.IGNORECASE)) for a in self.vocabulary.answer_types]
+
+    @cached_property
+    def qualifier(self) -> re.Pattern[str] | None:
+        """A qualifier word and its value(s): "grade 2", "grades 2-4", "stage IVB", "type 1 or 2"."""
+        if not self.vocabulary.qualifiers:
+            return None
+        words = "|".join(sorted((re.escape(w) for w in self.vocabulary.qualifiers), key=len, reverse=True))
+        value = r"(?:\d+|[IVX]{1,4}[A-C]?\d?)"
+        return re.compile(rf"\b({words})\s*(≥|>=|>|of\s+)?({value}(?:\s*(?:-|–|to|or|and|,)\s*{value})*)\b", re.IGNORECASE)
 
     @cached_property
     def lines(self) -> dict[int, re.Pattern[str]]:
