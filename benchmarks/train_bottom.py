@@ -61,7 +61,7 @@ def groups_of(asker: Asker, gold: Path, split: str) -> list[tuple[np.ndarray, np
         pool = [c for c in candidates if _leads(c, ask)]
         if not pool:
             continue
-        x = np.vstack([vectorize(c, c.features, ask, asker.settings.scoring) for c in pool])
+        x = np.vstack([vectorize(c, ask, asker.settings.scoring) for c in pool])
         y = np.array([
             float(all(re.search(p, c.text, re.IGNORECASE) for p in question.bottom)
                   and not any(re.search(p, c.text, re.IGNORECASE) for p in question.bottom_not))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from rag.answer.classify import Classifier
 from rag.answer.models import SectionName
+from rag.answer.scoring import Features
 from rag.knowledge import Knowledge
 from rag.models import Document, Passage
 from rag.sentences import split_sentences
@@ -146,7 +147,7 @@ class Candidate:
     prior: bool = False  # recommends what the patient already had
     prior_topic: bool = False  # is only about what the patient already had
     intent_match: bool = False  # gives what the question asks for
-    features: object = None  # the scoring Features it was scored from (rag.answer.scoring)
+    features: Features | None = None  # what it was scored from
     bottom_score: float | None = None  # the bottom-line ranker's score (rag.answer.ranker), when one is trained
     continued: tuple[Passage, ...] = ()  # further passages the sentence's text comes from (list items after a lead-in)
 

@@ -281,7 +281,7 @@ class Asker:
         ranker = load_ranker() if self.settings.selection.use_ranker else None
         if ranker is None or not candidates:
             return candidates
-        vectors = np.vstack([vectorize(c, c.features, ask, self.settings.scoring) for c in candidates])
+        vectors = np.vstack([vectorize(c, ask, self.settings.scoring) for c in candidates])
         scores = ranker.scores(vectors)
         return [replace(c, bottom_score=float(s)) for c, s in zip(candidates, scores, strict=True)]
 

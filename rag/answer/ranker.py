@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.answer.candidates import Candidate
-from rag.answer.scoring import Features, rank_weight
+from rag.answer.scoring import rank_weight
 from rag.answer.selection import Ask, preferred
 from rag.answer.settings import ScoringSettings
 
@@ -29,11 +29,13 @@ NAMES = [
     "role:background", "role:conclusion", "short", "log_words", "preferred", "named_body", "exclusion", "kind:guideline",
     "kind:label", "qualifier_conflict",
 ]
-INDEX = {name: i for i, name in enumerate(NAMES)}
 
-
-def vectorize(candidate: Candidate, features: Features, ask: Ask, scoring: ScoringSettings) -> np.ndarray:
+def vectorize(candidate: Candidate, ask: Ask, scoring: ScoringSettings) -> np.ndarray:
+    """The candidate's feature vector (it was scored from `candidate.features`)."""
     info = candidate.info
+    features = candidate.features
+    if features is None:
+        raise ValueError("a candidate without scoring features cannot be ranked")
     values = {
         "relevance": candidate.relevance,
         "overlap": features.overlap,
