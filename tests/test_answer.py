@@ -120,6 +120,34 @@ def test_prior_therapy_and_line_are_read_from_the_question(asker) -> None:
     assert asker.prepare("grade 3 colitis on pembrolizumab").prior == ()  # "on" is current therapy, not prior
 
 
+def test_what_she_had_is_read_before_pretreated_and_after_treated_per(asker) -> None:
+    prepared = asker.prepare("stage IIIC1 SCC treated per KEYNOTE-A18 (pembro + cisplatin chemoRT), now lung mets. "
+                             "Libtayo in a PD-1-pretreated patient?")
+    assert {"pembrolizumab", "cisplatin", "cemiplimab"} <= set(prepared.prior)  # PD-1: the class, cemiplimab included
+
+
+def test_the_asking_sentence_sets_what_is_asked(asker) -> None:
+    vignette = asker.prepare("recurrent SCC cervix after carboplatin/paclitaxel, PD-L1 not tested, ECOG 1. Is Libtayo a reasonable option?")
+    assert vignette.intents[0] == "recommendation"  # not "screening" from "not tested" in the case description
+    assert asker.prepare("PD-L1 testing in cervical cancer: when?").intents[0] == "screening"
+
+
+def test_the_readme_question_leads_with_guidance_and_gives_status_by_region_and_the_trial_effect(asker) -> None:
+    answer = asker.ask("Recurrent cervical cancer after platinum: is cemiplimab (Libtayo) an option, and what do NCCN and ESMO say?")
+    sentences = answer.bottom_line.text
+    first = sentences.split(". ")[0]
+    assert "cemiplimab" in first and "recommends" in first and "no drug-specific guidance" not in first
+    assert "ESMO 2017" in sentences  # what a body it names says, even when that is nothing
+    assert "no FDA-approved indication" in sentences and "European Commission" in sentences  # status where regions differ
+    effect = asker.ask("Recurrent cervical cancer after platinum: is cemiplimab (Libtayo) an option?").bottom_line.text
+    assert "12.0 months" in effect and "0.69" in effect  # the whole trial population's effect, not a subgroup's
+
+
+def test_a_drug_of_the_class_she_progressed_on_leads_with_the_evidence_that_excluded_her(asker) -> None:
+    answer = asker.ask("progressed on first-line pembrolizumab + chemo: can I use EMPOWER-Cervical 1 to justify cemiplimab?")
+    assert "prior immunotherapy" in answer.bottom_line.text
+
+
 def test_shorthand_is_read_in_place(asker) -> None:
     terse = asker.prepare("libtayo cervical ca grade 3+ AEs vs chemo")
     assert not any("chemo" in c for c in terse.conditions), terse.conditions  # never "chemo cancer"

@@ -19,7 +19,7 @@ SELECTION = SelectionSettings()
 def info(text: str, **flags) -> SentenceInfo:
     values = dict(
         text=text, key=text.lower(), number=0, tokens=frozenset(text.lower().replace(".", "").split()), bigrams=frozenset(),
-        section="evidence", role=None, result=False, survival=False, subgroup=False, negative=False, recommend=False,
+        section="evidence", role=None, result=False, effect=False, whole=False, survival=False, subgroup=False, negative=False, recommend=False,
         exclusion=False, secondary=False, dose=False, adverse=False, grade=None, line=None, dependent=False,
     )
     values.update(flags)
@@ -28,7 +28,7 @@ def info(text: str, **flags) -> SentenceInfo:
 
 def candidate(text: str, relevance: float, *, doc: str = "d1", kind: str = "trial", body: str | None = None, rank: int = 0,
               order: int = 0, **flags) -> Candidate:
-    extra = {k: flags.pop(k) for k in ("prior", "prior_topic", "intent_match", "superseded") if k in flags}
+    extra = {k: flags.pop(k) for k in ("prior", "prior_topic", "intent_match", "superseded", "regions") if k in flags}
     document = Document(id=doc, title=f"title of {doc}", kind=kind, body=body)
     passage = Passage(id=f"{doc}#{order:012x}", doc_id=doc, text=text, ordinal=order)
     return Candidate(info=info(text, **flags), passage=passage, document=document, body=body, relevance=relevance, order=order,
@@ -121,6 +121,60 @@ def test_another_study_s_finding_does_not_join_the_bottom_line() -> None:
     other = candidate("drug a dose 10 mg in study b", 0.9, doc="b", result=True, order=1000)
     chosen = bottom_line([first, other], Ask(terms={"drug": 1.0, "surviv": 1.0, "dose": 1.0}), ["a", "b"], SELECTION)
     assert [c.document.id for c in chosen] == ["a"]
+
+
+def _option_pool() -> list:
+    """Candidates for "is drug x an option": a silent guideline leads on relevance."""
+    return [
+        candidate("esmo gives no guidance on drugx", 1.0, doc="esmo", kind="guideline", body="ESMO", section="recommendation",
+                  negative=True, recommend=True),
+        candidate("esgo recommends drugx second line [I, A]", 0.4, doc="esgo", kind="guideline", body="ESGO",
+                  section="recommendation", recommend=True, grade="I, A", order=1000),
+        candidate("drugx has no us approval but is approved in the eu", 0.3, doc="fda", kind="label", body="FDA",
+                  section="recommendation", recommend=True, regions=("US", "EU"), order=2000),
+        candidate("drugx is approved in the eu", 0.35, doc="ema", kind="label", body="EMA", section="recommendation",
+                  recommend=True, regions=("EU",), order=3000),
+        candidate("in the squamous part of trial t median overall survival was 11 months with drugx and hazard ratio 0.73",
+                  0.5, doc="t", result=True, effect=True, survival=True, order=4000),
+        candidate("in the overall trial t population median overall survival was 12 months with drugx and hazard ratio 0.69",
+                  0.2, doc="t", result=True, effect=True, survival=True, whole=True, order=4001),
+    ]
+
+
+def test_an_option_question_gets_a_bottom_line_of_slots() -> None:
+    ask = Ask(intents=("recommendation",), topic=frozenset({"drugx"}), terms={"drugx": 1.0})
+    chosen = bottom_line(_option_pool(), ask, ["esmo", "t", "esgo", "fda", "ema"], SELECTION)
+    texts = [c.text for c in chosen]
+    assert texts[0].startswith("esgo recommends")  # the positive graded statement leads, not the silent one
+    assert texts[1].startswith("drugx has no us approval")  # status where regions differ, not one region's
+    assert texts[2].startswith("in the overall trial")  # the whole population's effect, not a part's
+    assert len(chosen) == 3
+
+
+def test_what_a_named_body_says_comes_second_even_when_it_is_nothing() -> None:
+    ask = Ask(intents=("recommendation",), bodies=("ESMO",), topic=frozenset({"drugx"}), terms={"drugx": 1.0})
+    chosen = bottom_line(_option_pool(), ask, ["esmo", "t", "esgo", "fda", "ema"], SELECTION)
+    assert [c.document.id for c in chosen[:2]] == ["esgo", "esmo"]
+
+
+def test_slots_stay_off_without_a_drug_asked_about_or_for_a_dosing_question() -> None:
+    pool = _option_pool()
+    for ask in (Ask(intents=("recommendation",), terms={"drugx": 1.0}),
+                Ask(intents=("dosing",), topic=frozenset({"drugx"}), terms={"drugx": 1.0})):
+        assert not any(c.text.startswith("drugx has no us approval") for c in bottom_line(pool, ask, ["esmo", "t"], SELECTION))
+    assert bottom_line(pool, Ask(intents=("recommendation",), topic=frozenset({"drugx"})), ["esmo"],
+                       SELECTION.model_copy(update={"bottom_slots": False}))[0].text.startswith("esmo")
+
+
+def test_for_a_drug_of_the_class_she_had_the_exclusion_leads() -> None:
+    pool = [
+        candidate("trial t of drugy: median overall survival 12 months", 1.0, doc="t", result=True),
+        candidate("trial t excluded patients with prior drugx", 0.3, doc="g", kind="guideline", exclusion=True, order=1000),
+    ]
+    ask = Ask(topic=frozenset({"drugy"}), same_class=True, prior_tokens=frozenset({"drugx"}), terms={"drugy": 1.0})
+    assert [c.text for c in bottom_line(pool, ask, ["t", "g"], SELECTION)] == ["trial t excluded patients with prior drugx"]
+    other = Ask(topic=frozenset({"drugy"}), prior_tokens=frozenset({"drugx"}), terms={"drugy": 1.0})
+    assert bottom_line(pool, other, ["t", "g"], SELECTION)[0].document.id == "t"
 
 
 def test_documents_first_then_their_sentences_kept_together() -> None:

@@ -33,6 +33,8 @@ class SentenceInfo:
     section: SectionName
     role: str | None
     result: bool  # reports an effect estimate or a figure
+    effect: bool  # ... as a comparison (hazard or odds ratio, a median, a response rate): what a trial found
+    whole: bool  # ... in the whole trial population (overall, intention-to-treat), not a part of it
     survival: bool  # ... on the endpoint that decides practice (overall survival, mortality, the primary endpoint)
     subgroup: bool  # a subgroup / exploratory / post hoc result: never leads
     negative: bool  # says a source is silent ("no recommendation on …")
@@ -111,6 +113,8 @@ def analyse_passage(
                 section=placement.section,
                 role=placement.role,
                 result=bool(cue("result").search(text)),
+                effect=bool(cue("effect").search(text)),
+                whole=bool(cue("whole").search(text)),
                 survival=bool(cue("survival").search(text)),
                 subgroup=bool(cue("subgroup").search(text)),
                 negative=bool(cue("negative").search(text)),
@@ -150,6 +154,7 @@ class Candidate:
     features: Features | None = None  # what it was scored from
     bottom_score: float | None = None  # the bottom-line ranker's score (rag.answer.ranker), when one is trained
     continued: tuple[Passage, ...] = ()  # further passages the sentence's text comes from (list items after a lead-in)
+    regions: tuple[str, ...] = ()  # the regions (US, EU, JP…) the sentence names
 
     @property
     def text(self) -> str:

@@ -192,6 +192,7 @@ class Asker:
         superseded = self.index.store.superseded_by(gathered.documents)
         bodies = self.index.store.body_of(gathered.documents)
         regions = set(question.regions)
+        region_pattern = self.knowledge.region_pattern
         intents = [self.knowledge.intents[i][1] for i in question.intents[:2]]
         forms = [self.knowledge.answer_types[i][1] for i in question.answer_types]
         qualified = qualifier_values(question.text, self.knowledge.qualifier)
@@ -265,6 +266,7 @@ class Asker:
                     order=position * 1000 + info.number, document_rank=rank, superseded=document.id in superseded,
                     prior=recommends_prior, prior_topic=about_prior, intent_match=intent_match, features=features,
                     continued=analysis.continued if info.spans else (),
+                    regions=tuple(r for r, pattern in region_pattern.items() if pattern.search(info.text)),
                 ))
         return out
 
@@ -274,6 +276,8 @@ class Asker:
             intents=prepared.intents, bodies=prepared.bodies, regulatory=prepared.asks("regulatory"),
             prior_tokens=self._tokens_of([*prepared.prior, *prepared.prior_named]), line=prepared.line,
             terms=self.terms(prepared.normalized), subgroups=prepared.asks("subgroup"),
+            topic=self._tokens_of(d for d in prepared.drugs if d not in prepared.prior),
+            same_class=any(d in self._with_class_mates(prepared.prior) for d in prepared.named_outside_prior),
         )
 
     def bottom_scores(self, candidates: list[Candidate], ask: Ask) -> list[Candidate]:

@@ -27,6 +27,19 @@ TYPO_CUTOFF = 0.84
 INTENT_ORDER = ("dosing", "safety", "regulatory", "subgroup", "eligibility", "design", "screening", "efficacy", "recommendation")
 
 
+def _intents(text: str, knowledge) -> tuple[str, ...]:
+    """What the question asks for, in INTENT_ORDER: first what its asking sentences (those ending in "?")
+    ask, then what only the case description names ("PD-L1 not tested. Is X an option?" asks for a
+    recommendation, not about testing)."""
+    found = lambda part: [n for n in INTENT_ORDER if n in knowledge.intents and knowledge.intents[n][0].search(part)]  # noqa: E731
+    sentences = re.split(r"(?<=[.?!])\s+", text.strip())
+    asking = " ".join(s for s in sentences if s.endswith("?"))
+    if not asking or len(asking) == len(" ".join(sentences)):
+        return tuple(found(text))
+    first = found(asking)
+    return tuple(dict.fromkeys([*first, *found(text)]))
+
+
 @dataclass(frozen=True)
 class Question:
     """A question prepared for every later stage."""
@@ -50,6 +63,9 @@ class Question:
     line: int | None = None
     prior: tuple[str, ...] = field(default=(), metadata={"doc": "Drugs (corpus names or class members) the patient already had."})
     prior_named: tuple[str, ...] = field(default=(), metadata={"doc": "The prior therapies as the question names them."})
+    named_outside_prior: tuple[str, ...] = field(
+        default=(), metadata={"doc": "Drugs the question names outside its prior-therapy clauses: what it asks about."}
+    )
     corrections: tuple[tuple[str, str], ...] = ()
     expansions: tuple[str, ...] = ()
     rewritten: str = field(default="", metadata={"doc": "The question with shorthand replaced in place by its meaning (for word pairs)."})
@@ -180,6 +196,9 @@ def prepare_question(
     class_pattern = word_pattern(list(knowledge.classes))
     class_spans = _spans(class_pattern, lowered) + [  # a class an abbreviation stands for sits where the abbreviation is
         (name, position, position) for position, expansion in expansion_at for name, _, _ in _spans(class_pattern, expansion)
+    ] + [  # "PD-1-pretreated": the class before the word
+        (m.group(1), m.start(1), m.end(1)) for m in (knowledge.prior_suffix.finditer(lowered) if knowledge.prior_suffix else ())
+        if m.group(1) in knowledge.classes
     ]
     classes = tuple(dict.fromkeys(s.lower() for s, _, _ in class_spans))
     members = tuple(dict.fromkeys(m for c in classes for m in knowledge.classes.get(c, [])))
@@ -202,7 +221,7 @@ def prepare_question(
     )
 
     # what it asks for, line of therapy, prior therapies
-    intents = tuple(name for name in INTENT_ORDER if name in knowledge.intents and knowledge.intents[name][0].search(text))
+    intents = _intents(text, knowledge)
     asked = tuple(dict.fromkeys(
         m.group(0).lower() for name in intents for m in knowledge.intents[name][0].finditer(text)
     ))
@@ -250,6 +269,9 @@ def prepare_question(
         line=line,
         prior=prior,
         prior_named=prior_named,
+        named_outside_prior=tuple(dict.fromkeys(
+            name for position, _, name, present in found if present and not any(s <= position < e for s, e in spans)
+        )),
         corrections=tuple(corrections),
         expansions=tuple(expansions),
         rewritten=rewritten,
@@ -261,9 +283,17 @@ def prepare_question(
 def _prior_spans(lowered: str, knowledge: Knowledge) -> list[tuple[int, int]]:
     """Clauses that start with a prior-therapy cue ("after X", "progressed on X + Y", "failed X")."""
     spans: list[tuple[int, int]] = []
+    negation = knowledge.prior_negation
+    negated: list[int] = []  # "no prior immunotherapy": what she has not had ends the clause before it
     for match in knowledge.prior_therapy.finditer(lowered):
+        if negation is not None and (cue := negation.search(lowered, max(0, match.start() - 12), match.start())):
+            negated.append(cue.start())
+            continue
         end = knowledge.clause_end.search(lowered, match.end())
         spans.append((match.end(), end.start() if end else len(lowered)))
+    spans = [(s, min([e, *(n for n in negated if s <= n < e)])) for s, e in spans]
+    if knowledge.prior_suffix is not None:  # "PD-1-pretreated": the therapy comes before the word
+        spans.extend((m.start(1), m.end(1)) for m in knowledge.prior_suffix.finditer(lowered))
     return spans
 
 

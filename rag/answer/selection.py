@@ -49,6 +49,8 @@ class Ask:
     line: int | None = None
     terms: dict[str, float] = field(default_factory=dict)  # question terms and their idf
     subgroups: bool = False  # the question asks about subgroups (then a subgroup result may lead)
+    topic: frozenset[str] = frozenset()  # tokens of the drugs the question is about (not those she already had)
+    same_class: bool = False  # it asks about a drug of the class of one she already had (cemiplimab after pembrolizumab)
 
 
 @dataclass
@@ -141,6 +143,12 @@ def bottom_line(best: Sequence[Candidate], ask: Ask, documents: Sequence[str], s
         return candidate.relevance * factor
 
     ranked = sorted(pool, key=lambda c: (-value(c), c.order))
+    if ask.same_class and ask.prior_tokens:  # does the evidence hold for her? The study that excluded patients like her says
+        excluded = [c for c in best if c.info.exclusion and c.info.tokens & ask.prior_tokens]
+        if excluded:
+            return [min(excluded, key=lambda c: (-value(c) if c in pool else 0.0, c.order))]
+    if settings.bottom_slots and _slots_apply(best, ask):
+        return bottom_slots(ranked[0], [c for c in best if _leads(c, ask)], ask, settings, value)
     chosen = [ranked[0]]
     words = _words(ranked[0])
     total = sum(ask.terms.values()) or 1.0
@@ -167,6 +175,68 @@ def bottom_line(best: Sequence[Candidate], ask: Ask, documents: Sequence[str], s
         chosen.append(pick)
         words += _words(pick)
         have |= pick.info.tokens
+    return chosen
+
+
+SLOT_INTENTS = (None, "recommendation", "efficacy", "regulatory")
+
+
+def _slots_apply(best: Sequence[Candidate], ask: Ask) -> bool:
+    """Slots answer "is drug X an option": the question names a drug it is about, asks for guidance, effect
+    or approval (or nothing narrower), and the candidates come from more than one kind of source."""
+    primary = ask.intents[0] if ask.intents else None
+    return bool(ask.topic) and primary in SLOT_INTENTS and len({c.kind for c in best}) > 1
+
+
+def _about_topic(candidate: Candidate, ask: Ask) -> bool:
+    return bool(candidate.info.tokens & ask.topic)
+
+
+def bottom_slots(first: Candidate, pool: Sequence[Candidate], ask: Ask, settings: SelectionSettings, value) -> list[Candidate]:
+    """A bottom line of slots for "is drug X an option": the best positive guideline statement on X (graded
+    ones first; it leads when the best sentence is a "no recommendation" one), the regulators' status of X
+    where a label sentence names two or more regions, the key trial effect of X (survival, never a
+    subgroup); then the best sentence, when it is none of these, while the words last. Each slot is a
+    sentence of a retrieved passage scoring at least `bottom_slot_margin` of the best (never invented)."""
+    floor = settings.bottom_slot_margin * value(first)
+    usable = [
+        c for c in pool
+        if value(c) >= floor and _about_topic(c, ask) and not c.info.negative and not c.info.exclusion
+        and not (c.features is not None and c.features.qualifier_conflict)  # "CPS ≥1" for a CPS 0 patient
+    ]
+
+    def best_of(test, key=None) -> Candidate | None:
+        found = [c for c in usable if test(c)]
+        return min(found, key=key or (lambda c: (-value(c), c.order))) if found else None
+
+    guideline = best_of(
+        lambda c: c.kind == "guideline" and c.info.recommend and c.section in ("recommendation", "algorithm"),
+        key=lambda c: (c.info.grade is None, -value(c), c.order),
+    )
+    regional = best_of(lambda c: c.kind == "label" and c.info.recommend and len(c.regions) >= 2)
+    effect = best_of(  # the whole population's result before a part's (a histology, a region)
+        lambda c: c.kind not in ("guideline", "label") and c.info.effect and c.info.survival,
+        key=lambda c: (not c.info.whole, -value(c), c.order),
+    )
+    slots = [s for s in (guideline, regional, effect) if s is not None]
+    if ask.intents[:1] == ("regulatory",) and regional is not None:
+        slots.remove(regional)
+        slots.insert(0, regional)
+    lead_is_silent = first.info.negative or first.section == "caveats"
+    chosen: list[Candidate] = [] if lead_is_silent and slots else [first]
+    order = [*slots, first]
+    if chosen == [] and first.body in ask.bodies:  # what a body the question names says (even "nothing") comes second
+        order = [*slots[:1], first, *slots[1:]]
+    for candidate in order:
+        if candidate in chosen or (candidate is not first or first.body not in ask.bodies) and any(
+            candidate.kind == c.kind and candidate.document.id != c.document.id for c in chosen
+        ):
+            continue  # one sentence of each kind of source (and what a named body says)
+        if sum(map(_words, chosen)) + _words(candidate) > settings.bottom_slot_words:
+            continue
+        chosen.append(candidate)
+        if len(chosen) == 3:
+            break
     return chosen
 
 

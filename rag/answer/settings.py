@@ -108,6 +108,14 @@ class SelectionSettings(_Settings):
     bottom_preference: float = Field(default=1.2, description="Factor, in the bottom line, of a sentence of the kind the question asks for.")
     bottom_negative: float = Field(default=0.8, description="Factor, in the bottom line, of 'no recommendation' and caveat sentences.")
     bottom_words: int = Field(default=90, ge=10, description="Words of the bottom line at most.")
+    bottom_slots: bool = Field(
+        default=True,
+        description="For a question about a drug as an option (recommendation, efficacy or approval asked), the bottom line also "
+        "gives what the other kinds of source say of it: the strongest positive graded guideline statement, the regulators' "
+        "status where regions differ, the key trial effect (rag.answer.selection.bottom_slots).",
+    )
+    bottom_slot_margin: float = Field(default=0.0, description="A slot's sentence scores at least this share of the first (ranker odds).")
+    bottom_slot_words: int = Field(default=130, ge=10, description="Words of a bottom line with slots at most.")
     use_ranker: bool = Field(
         default=True, description="Choose the bottom line with the trained ranker (rag/answer/bottom_ranker.json) when there is one."
     )

@@ -20,7 +20,7 @@ from rag.errors import CorpusError
 
 VOCABULARY_FILE = Path(__file__).with_name("vocabulary.yaml")
 FIELD_FILE = "field.yaml"
-SectionCue = Literal["caveats", "adverse", "dose", "result", "recommend", "negative", "subgroup", "secondary", "survival", "exclusion"]
+SectionCue = Literal["caveats", "adverse", "dose", "result", "recommend", "negative", "subgroup", "secondary", "survival", "exclusion", "effect", "whole"]
 
 
 def _check_regex(value: str) -> str:
@@ -94,6 +94,8 @@ class Vocabulary(BaseModel):
     answer_types: list[IntentCues]
     qualifiers: list[str] = Field(default_factory=list)
     prior_therapy: str
+    prior_suffix: str = ""
+    prior_negation: str = ""
     clause_end: str
     line_words: dict[int, str]
     lines: dict[int, str]
@@ -276,6 +278,14 @@ class Knowledge:
     @cached_property
     def prior_therapy(self) -> re.Pattern[str]:
         return re.compile(self.vocabulary.prior_therapy, re.IGNORECASE)
+
+    @cached_property
+    def prior_negation(self) -> re.Pattern[str] | None:
+        return re.compile(self.vocabulary.prior_negation, re.IGNORECASE) if self.vocabulary.prior_negation else None
+
+    @cached_property
+    def prior_suffix(self) -> re.Pattern[str] | None:
+        return re.compile(self.vocabulary.prior_suffix, re.IGNORECASE) if self.vocabulary.prior_suffix else None
 
     @cached_property
     def clause_end(self) -> re.Pattern[str]:
