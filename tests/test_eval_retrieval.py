@@ -25,7 +25,7 @@ def eval_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="module")
 def mini_scifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """12 SciFact test queries, their relevant abstracts and the first 40 abstracts of the corpus."""
+    """12 SciFact test queries, 12 train queries, their relevant abstracts and the first 40 abstracts."""
     if not (SCIFACT / "corpus.jsonl").exists():
         pytest.skip("../shared/data/scifact not present")
     folder = tmp_path_factory.mktemp("mini") / "mini-scifact"
@@ -34,13 +34,17 @@ def mini_scifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     qrels = [line.split("\t") for line in lines[1:]]
     qids = list(dict.fromkeys(q for q, _, _ in qrels))[:12]
     judged = [(q, d, s) for q, d, s in qrels if q in qids]
+    train_rows = [line.split("\t") for line in (SCIFACT / "qrels" / "train.tsv").read_text().splitlines()[1:]]
+    train_qids = list(dict.fromkeys(q for q, _, _ in train_rows))[:12]
+    train = [(q, d, s) for q, d, s in train_rows if q in train_qids]
     corpus = [json.loads(line) for line in (SCIFACT / "corpus.jsonl").read_text().splitlines()]
-    wanted = {d for _, d, _ in judged}
+    wanted = {d for _, d, _ in judged + train}
     keep = [r for i, r in enumerate(corpus) if i < 40 or r["_id"] in wanted]
     (folder / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in keep))
     queries = [json.loads(line) for line in (SCIFACT / "queries.jsonl").read_text().splitlines()]
-    (folder / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries if q["_id"] in qids))
+    (folder / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries if q["_id"] in {*qids, *train_qids}))
     (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in judged))
+    (folder / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in train))
     return folder
 
 
@@ -99,6 +103,30 @@ def test_dense_and_hybrid_then_cache_without_reembedding(mini_scifact: Path, tmp
         "mini-scifact-test.bm25.trec", "mini-scifact-test.dense.trec", "mini-scifact-test.hybrid.trec",
         "ndcg10.png", "report.json", "report.md",
     ]
+
+
+def test_fusion_tuned_on_train_is_scored_on_test_and_kept_beside_the_index(mini_scifact: Path, tmp_path: Path):
+    """--tune-fusion-on train: hybrid (RRF) and hybrid-convex (the weight chosen on the 12 train
+    queries) on the 12 test queries; fusion.json in the report folder and beside the index, where a
+    later plain run's hybrid picks it up. Tuning on the split being scored is refused."""
+    from rag.errors import EvalError
+    from rag.fusion import load_fusion
+
+    rrf = evaluate_retrieval(mini_scifact, retrievers=["hybrid"], write=False)
+    assert rrf.fusion["method"] == "rrf"
+    tuned = evaluate_retrieval(mini_scifact, retrievers=["hybrid"], out_dir=tmp_path / "t", tune_fusion_on="train")
+    assert list(tuned.results) == ["hybrid", "hybrid-convex"]
+    assert tuned.results["hybrid"].metrics == rrf.results["hybrid"].metrics  # still RRF, not the tuned fusion
+    chosen = load_fusion(tmp_path / "t" / "fusion.json")
+    assert chosen is not None and chosen.method == "convex" and chosen.tuned_on == "mini-scifact train (12 queries)"
+    assert load_fusion(Path(tuned.index.path) / "fusion.json") == chosen
+    assert len(tuned.fusion_tuning["grid"]) == 42
+    best = max(p["ndcg10"] for p in tuned.fusion_tuning["grid"])
+    assert chosen.tuned_metric["ndcg@10 convex"] == round(best, 5)
+    later = evaluate_retrieval(mini_scifact, retrievers=["hybrid"], write=False)
+    assert later.fusion == chosen.model_dump() and later.results["hybrid"].metrics == tuned.results["hybrid-convex"].metrics
+    with pytest.raises(EvalError, match="the split being scored"):
+        evaluate_retrieval(mini_scifact, retrievers=["hybrid"], write=False, tune_fusion_on="test")
 
 
 def test_gold_set_takes_the_same_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -74,11 +74,11 @@ def evaluate(
             values = ranx_evaluate(
                 {qid: dict(gold[qid]) for qid in answered},
                 {qid: _rank_scores(run[qid]) for qid in answered},
-                list(metrics),
+                # ranx 0.3 with return_mean=False fails (KeyError 'ndcg') on one metric: ask for it twice,
+                # which still computes it once and returns the {metric: values} dict
+                list(metrics) * (2 if len(metrics) == 1 else 1),
                 return_mean=False,
             )
-        if len(metrics) == 1:
-            values = {metrics[0]: values}
         for metric in metrics:
             for qid, value in zip(answered, values[metric], strict=True):
                 per_query[metric][qid] = float(value)

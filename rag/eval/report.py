@@ -136,7 +136,8 @@ def retrieval_markdown(report: RetrievalReport) -> str:
         f"- tokenizer: {settings['tokenizer']}",
         f"- BM25: {settings['bm25']}",
         f"- dense model: {model.get('name', DASH)} ({model.get('dimension', DASH)} dims, max {model.get('max_seq_length', DASH)} tokens)",
-        "- hybrid: reciprocal rank fusion (k=60) of the BM25 and dense passage rankings",
+        f"- hybrid: {_fusion_line(report.fusion)} of the BM25 and dense passage rankings",
+        *([f"- hybrid-convex: {_fusion_line(report.fusion_tuning['settings'])}"] if report.fusion_tuning else []),
         "- passage hits become document runs by MaxP (a document scores its best passage)",
         "",
     ]
@@ -284,3 +285,13 @@ def answers_markdown(report: AnswerReport) -> str:
     if failures:
         parts += ["## Questions to act on", "", _markdown_table(["id", "expect", "got", "problems"], failures), ""]
     return "\n".join(parts)
+
+
+def _fusion_line(fusion: dict | None) -> str:
+    """One line describing a FusionSettings dump (None: the default, RRF)."""
+    if not fusion or fusion.get("method", "rrf") == "rrf":
+        return f"reciprocal rank fusion (k={(fusion or {}).get('rrf_k', 60)})"
+    line = f"convex fusion, {fusion['normalizer']} scores, dense weight {fusion['dense_weight']:.2f} (BM25 {1 - fusion['dense_weight']:.2f})"
+    if fusion.get("tuned_on"):
+        line += f", chosen on {fusion['tuned_on']}"
+    return line

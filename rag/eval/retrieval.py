@@ -8,6 +8,7 @@ Both then take the same path: queries -> retriever.search -> MaxP document run -
 Report folder (`--out`):
     <dataset>-<split>.<retriever>.trec   TREC run files (qid Q0 docid rank score tag)
     report.json                          everything below, machine-readable
+    fusion.json                          with --tune-fusion-on: the convex fusion chosen on that split
     report.md                            the comparison table with published baselines
     ndcg10.png                           nDCG@10 per retriever vs baselines
 """
@@ -60,6 +61,8 @@ class RetrievalReport(BaseModel):
     seconds: float = Field(description="Total wall time, indexing included.")
     judged_not_in_corpus: list[str] = Field(default_factory=list, description="Judged doc ids the corpus lacks (a qrels or gold-set error).")
     out_dir: str | None = None
+    fusion: dict | None = Field(default=None, description="How 'hybrid' fused (rag.fusion.FusionSettings); with tuning, also 'hybrid-convex'.")
+    fusion_tuning: dict | None = Field(default=None, description="The tuning grid and RRF's score on the tuning split, when tuned.")
 
     def summary(self) -> dict:
         """The `--format json` shape: {"dataset", "split", "results": {retriever: {metric..., queries, seconds}}}."""
@@ -116,15 +119,18 @@ def _load(dataset_path: Path, split: str):
     return data.name, "beir", data.queries, data.qrels, documents, [data.corpus], beir_settings
 
 
-def run_queries(index, retriever: str, queries: Mapping[str, str], *, depth: int = DEPTH, progress=None) -> tuple[Run, list[str], float]:
+def run_queries(
+    index, retriever: str, queries: Mapping[str, str], *, depth: int = DEPTH, progress=None, search=None
+) -> tuple[Run, list[str], float]:
     """(document run, refused query ids, seconds). Enough passages are fetched that MaxP can fill `depth`
-    documents: depth x the mean passages per document, at most every passage."""
+    documents: depth x the mean passages per document, at most every passage. `search`: a retriever
+    to use instead of make_retriever(index, retriever) (named `retriever` in the progress line)."""
     from rag.retrievers import make_retriever
 
     counts = index.manifest.counts
     per_doc = math.ceil(counts.passages / max(1, counts.documents))
     k = max(1, min(counts.passages, depth * per_doc))
-    search = make_retriever(index, retriever)
+    search = search or make_retriever(index, retriever)
     run: Run = {}
     refused: list[str] = []
     if progress:
@@ -153,8 +159,13 @@ def evaluate_retrieval(
     depth: int = DEPTH,
     progress=None,
     write: bool = True,
+    tune_fusion_on: str | None = None,
 ) -> RetrievalReport:
-    """Index (cached), run and score `retrievers` on `dataset_path`; write the report folder when `write`."""
+    """Index (cached), run and score `retrievers` on `dataset_path`; write the report folder when `write`.
+
+    `tune_fusion_on`: another split of the same BEIR dataset (e.g. train); the convex fusion weight and
+    normaliser are chosen on it (rag.eval.fusion_tuning), written as fusion.json beside the index and
+    in the report folder, and scored on `split` as 'hybrid-convex' next to RRF's 'hybrid'."""
     from rag.eval.indexing import ensure_index
     from rag.eval.metrics import evaluate
     from rag.index.load import open_index
@@ -164,20 +175,39 @@ def evaluate_retrieval(
     unknown = [r for r in retrievers if r not in RETRIEVER_NAMES]
     if unknown or not retrievers:
         raise EvalError(f"unknown retriever {(unknown or [''])[0]!r}; choose bm25, dense, hybrid, ask or all")
+    if tune_fusion_on is not None and tune_fusion_on == split:
+        raise EvalError(f"--tune-fusion-on {tune_fusion_on}: the split being scored; tune on another one (e.g. train) so the weight is not fit to the test queries")
     started = time.perf_counter()
     name, kind, queries, qrels, documents, sources, settings_for = _load(dataset_path, split)
-    needs_dense = any(r in ("dense", "hybrid", "ask") for r in retrievers)
+    if tune_fusion_on is not None and kind != "beir":
+        raise EvalError("--tune-fusion-on needs a BEIR dataset (a train split with qrels); the gold set has none")
+    needs_dense = tune_fusion_on is not None or any(r in ("dense", "hybrid", "ask") for r in retrievers)
     known = {d.id for d in documents}
     missing = sorted({doc for docs in qrels.values() for doc in docs} - known)
     eval_index = ensure_index(
         name, documents, settings_for(model, dense=needs_dense), sources=sources, root=index_cache, progress=progress
     )
     index = open_index(Path(eval_index.path))
+    from rag.fusion import FusionSettings
+    from rag.retrievers import HybridRetriever, make_retriever
+
+    searchers = {r: make_retriever(index, r) for r in retrievers}
+    tuning = None
+    if tune_fusion_on is not None:
+        from rag.eval.beir import load_beir
+        from rag.eval.fusion_tuning import tune_fusion
+
+        train = load_beir(dataset_path, split=tune_fusion_on)
+        tuning = tune_fusion(index, train.queries, train.qrels, label=f"{name} {tune_fusion_on}", progress=progress)
+        if "hybrid" in searchers:  # scored against RRF explicitly, whatever fusion.json said before
+            searchers["hybrid"] = HybridRetriever(index, settings=FusionSettings())
+        searchers["hybrid-convex"] = HybridRetriever(index, settings=tuning.settings)
+    hybrid = searchers.get("hybrid")
     results: dict[str, RetrieverResult] = {}
     per_query: dict[str, dict[str, dict[str, float]]] = {}
     runs: dict[str, Run] = {}
-    for retriever in retrievers:
-        run, refused, seconds = run_queries(index, retriever, queries, depth=depth, progress=progress)
+    for retriever, searcher in searchers.items():
+        run, refused, seconds = run_queries(index, retriever, queries, depth=depth, progress=progress, search=searcher)
         scores = evaluate(qrels, run, METRICS)
         runs[retriever] = run
         per_query[retriever] = scores.per_query
@@ -199,6 +229,8 @@ def evaluate_retrieval(
         reproduction=reproduction(baseline_file, {r: res.metrics for r, res in results.items()}),
         seconds=0.0,
         judged_not_in_corpus=missing,
+        fusion=hybrid.settings.model_dump() if isinstance(hybrid, HybridRetriever) else None,
+        fusion_tuning=tuning.model_dump() if tuning else None,
     )
     if write:
         folder = out_dir or default_out_dir(name, split)
@@ -207,9 +239,23 @@ def evaluate_retrieval(
             path = write_trec_run(folder / f"{name}-{split}.{retriever}.trec", run, tag=f"rag-{retriever}")
             results[retriever] = results[retriever].model_copy(update={"run_file": str(path)})
         report = report.model_copy(update={"results": results, "out_dir": str(folder)})
+        if tuning is not None:
+            _save_tuned(tuning.settings, folder, Path(eval_index.path))
     report = report.model_copy(update={"seconds": round(time.perf_counter() - started, 3)})
     if write:
         from rag.eval.report import write_retrieval_report
 
         write_retrieval_report(report, Path(report.out_dir))
     return report
+
+
+def _save_tuned(settings, folder: Path, index_root: Path) -> None:
+    """fusion.json in the report folder, and beside the index so later hybrid searches use it."""
+    from rag.fusion import FUSION_FILE, save_fusion
+
+    save_fusion(settings, folder / FUSION_FILE)
+    try:
+        save_fusion(settings, index_root / FUSION_FILE)
+    except OSError as error:  # a read-only shared index: the report folder still has it
+        raise EvalError(f"{index_root / FUSION_FILE}: cannot write the tuned fusion beside the index ({error.strerror}); "
+                        f"it is in {folder / FUSION_FILE}") from None
