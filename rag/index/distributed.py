@@ -33,15 +33,16 @@ class DistributedError(RagError):
 
 def _connect(address: str) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if address == "local" or address.split(":")[0] in ("127.0.0.1", "localhost"):
+        # a head on the loopback address: without this the driver looks for it on the host's own IP and waits forever
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
         import ray
     except ImportError as error:
         raise DistributedError("--ray needs Ray Data: pip install 'rag-clinical[ray]' (ray[data]==2.60.0)") from error
     if ray.is_initialized():
         return
-    import rag
-
-    package_root = str(Path(rag.__file__).resolve().parent.parent)  # workers import the driver's rag
+    package_root = str(Path(__file__).resolve().parents[2])  # workers import the driver's rag
     path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
     runtime_env = {"env_vars": {**_WORKER_ENV, "PYTHONPATH": path}}
     try:
@@ -54,8 +55,11 @@ def _connect(address: str) -> None:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DistributedError(f"Ray cluster {address!r}: cannot connect ({first}); start one with "
                                "`ray start --head --port 6380` and pass --ray HOST:6380, or --ray local") from error
+    import logging
+
     import ray.data
 
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # its per-dataset INFO lines would fill the build's output
     ray.data.DataContext.get_current().execution_options.preserve_order = True
     ray.data.DataContext.get_current().enable_progress_bars = False
 
@@ -104,7 +108,7 @@ def chunk_on_ray(documents: Sequence[Document], model_dir: Path | None, chunking
     items = [{"document": d.model_dump_json()} for d in documents]
     dataset = ray.data.from_items(items, override_num_blocks=min(len(items), 4 * ENCODER_ACTORS)).map_batches(
         _Chunker, fn_constructor_kwargs={"model_dir": str(model_dir) if model_dir else None, "chunking": chunking.model_dump_json()},
-        batch_size=16, concurrency=ENCODER_ACTORS, num_cpus=1,
+        batch_size=16, compute=ray.data.ActorPoolStrategy(min_size=1, max_size=ENCODER_ACTORS), num_cpus=1,
     )
     passages: list[Passage] = []
     for row in dataset.iter_rows():
@@ -128,7 +132,7 @@ def embed_on_ray(
     items = [{"batch": i, "texts": texts} for i, texts in enumerate(batches)]
     dataset = ray.data.from_items(items, override_num_blocks=min(len(items), 8 * ENCODER_ACTORS)).map_batches(
         _Encoder, fn_constructor_kwargs={"name": encoder.name, "model_dir": str(encoder.model_dir), "batch_size": encoder.batch_size},
-        batch_size=1, concurrency=ENCODER_ACTORS, num_cpus=1,
+        batch_size=1, compute=ray.data.ActorPoolStrategy(min_size=1, max_size=ENCODER_ACTORS), num_cpus=1,
     )
     dimension = encoder.dimension
     expected = 0
