@@ -180,7 +180,7 @@ def write_milvus(
     tokens: Sequence[Sequence[str]],
     vectors,  # np.ndarray (n, dimension) or None
     bodies: dict[str, str | None],
-    profile: tuple[object, dict[str, list[list]]],  # (FieldProfile, table -> rows)
+    profile: tuple[object, dict[str, list[list]]] | None,  # (FieldProfile, table -> rows); None: no profile (benchmarks)
     lexicon: dict[str, int],
     index_type: str = "FLAT",
     progress=None,
@@ -219,13 +219,14 @@ def write_milvus(
                 yield record
 
         _insert(client, collections.passages, passage_rows(), progress)
-        summary, tables = profile
         if progress is not None:
             progress.stage("milvus: manifest and profile", None)
         meta = _json_rows("manifest", json.loads(manifest.model_dump_json()))
-        meta += _json_rows("profile", json.loads(summary.model_dump_json()))
-        for table, rows in tables.items():
-            meta += _json_rows(f"profile.{table}", rows)
+        if profile is not None:
+            summary, tables = profile
+            meta += _json_rows("profile", json.loads(summary.model_dump_json()))
+            for table, rows in tables.items():
+                meta += _json_rows(f"profile.{table}", rows)
         meta += _json_rows("lexicon", sorted(lexicon.items()))
         _insert(client, collections.meta, meta)
         for name in collections.all():
