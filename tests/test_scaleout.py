@@ -138,9 +138,10 @@ def both(fixture_index, milvus_index):
 
 
 @pytest.fixture(autouse=True)
-def _share_query_model(fixture_index, monkeypatch: pytest.MonkeyPatch, request) -> None:
+def _share_query_model(monkeypatch: pytest.MonkeyPatch, request) -> None:
     if "milvus_index" in request.fixturenames or "both" in request.fixturenames:
-        monkeypatch.setenv("RAG_EMBEDDINGS", str(fixture_index.root))  # the query model exported by the session build
+        root = request.getfixturevalue("fixture_index").root
+        monkeypatch.setenv("RAG_EMBEDDINGS", str(root))  # the query model exported by the session build
 
 
 def _same_up_to_ties(a: list, b: list) -> None:

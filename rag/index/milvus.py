@@ -42,6 +42,7 @@ from rag.models import Document, Passage
 PART = 60_000  # characters of JSON per meta row (ASCII, so bytes too); VARCHAR holds at most 65,535
 TEXT_MAX = 65_535
 INSERT_BATCH = 1_000
+QUERY_WINDOW = 16_384  # most rows one Milvus query or search returns
 RRF_K = 60
 _UNUSED = [1.0, 0.0]  # the constant vector of collections that have none
 _TAG = re.compile(r"^[0-9a-f]{12}$")
@@ -463,6 +464,7 @@ class MilvusIndex:
 
     # -- searches: (row, score) best first ------------------------------------------------------
     def _search(self, data, field: str, k: int, expression: str = "") -> list[tuple[int, float]]:
+        k = min(k, QUERY_WINDOW)  # Milvus returns at most 16,384 hits per search
         try:
             result = self.client.search(self.collections.passages, data=data, anns_field=field, limit=k, filter=expression,
                                         output_fields=["row"])
@@ -491,6 +493,7 @@ class MilvusIndex:
         """BM25 and dense, each `depth` deep, fused by Milvus's RRFRanker(60) in one call."""
         from pymilvus import AnnSearchRequest, RRFRanker
 
+        k, depth = min(k, QUERY_WINDOW), min(depth, QUERY_WINDOW)
         requests = [AnnSearchRequest(data=[self._vector(text)], anns_field="dense", param={}, limit=depth)]
         if tokens:
             requests.insert(0, AnnSearchRequest(data=[encode_terms(tokens)], anns_field="sparse", param={}, limit=depth))
@@ -519,7 +522,6 @@ class MilvusLexical:
 
 
 _PASSAGE_FIELDS = ["row", "id", "doc_id", "section", "text", "ordinal", "page"]
-QUERY_WINDOW = 16_384  # most rows one Milvus query returns
 
 
 class MilvusStore:
