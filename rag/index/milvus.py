@@ -64,7 +64,12 @@ def connect(location: MilvusLocation):  # -> pymilvus.MilvusClient
         from pymilvus import MilvusClient
     except ImportError as error:
         raise IndexStateError(f"{location}: a Milvus index needs pymilvus: pip install 'rag-clinical[milvus]'") from error
+    # pymilvus pings every 10 s even when idle; a gRPC server's default policy (Milvus Lite's) allows one
+    # idle ping per 5 minutes and answers more with GOAWAY "too many pings", leaving a dead channel behind
+    keepalive = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": 0}
     try:
+        if location.client_uri.startswith(("http://", "https://")):
+            return MilvusClient(location.client_uri, grpc_options=keepalive)
         return MilvusClient(location.client_uri)
     except Exception as error:  # noqa: BLE001 - MilvusException, grpc errors, OSError
         raise IndexStateError(f"{location}: cannot reach Milvus ({_first_line(error)}); is the server running?") from error
