@@ -15,7 +15,7 @@ import typer
 
 from rag.cli_eval import eval_app
 from rag.cli_support import check_format, fail, guarded
-from rag.paths import default_corpus, default_index
+from rag.paths import default_corpus, default_index, served_index
 from rag.text import json_for_terminal, one_line
 
 app = typer.Typer(help="Offline clinical evidence engine: cited answers from guideline and trial passages.",
@@ -27,6 +27,7 @@ app.add_typer(corpus_app, name="corpus")
 app.add_typer(eval_app, name="eval")
 
 IndexOpt = Annotated[Path, typer.Option("--index", help="Index folder.", show_default=False)]
+ServedOpt = Annotated[str | None, typer.Option("--index", help="Index folder, or a Milvus index: milvus://HOST:PORT/NAME.", show_default=False)]
 FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
 
 
@@ -39,16 +40,35 @@ def index_build(
     dense: Annotated[bool, typer.Option("--dense/--no-dense", help="Build the dense (embedding) index too.")] = True,
     strict: Annotated[bool, typer.Option(help="Exit non-zero when any source file could not be read.")] = False,
     profile: Annotated[Path | None, typer.Option("--profile", help="Field profile file (default: field.yaml at the corpus root, if any).")] = None,
+    backend: Annotated[str, typer.Option(help="local (faiss + BM25 files in --index) or milvus (collections on --uri).")] = "local",
+    uri: Annotated[str | None, typer.Option("--uri", help="Milvus index to write: milvus://HOST:PORT/NAME (default: $RAG_MILVUS_URI).", show_default=False)] = None,
+    ray: Annotated[str | None, typer.Option("--ray", flag_value="local", is_flag=False, metavar="[ADDRESS]",
+                                            help="Chunk and embed on a Ray cluster: HOST:PORT, or no value for one started here.", show_default=False)] = None,
 ) -> None:
-    """Index a corpus for BM25 and dense search (atomic: an interrupted build keeps the previous index)."""
+    """Index a corpus for BM25 and dense search (atomic: an interrupted build keeps the previous index).
+    With --backend milvus, --index names the local index whose embedding cache is shared."""
     from rag.errors import writing
     from rag.index.build import BuildSettings, build_index
     from rag.progress import RichProgress
 
     sources = corpus or [default_corpus()]
-    root = index or default_index()
-    with RichProgress() as progress, writing(root, "index", "free disk space and build again (an interrupted build keeps the previous index)"):
-        report = build_index(sources, root, BuildSettings(model=model, dense=dense, profile=profile), progress=progress)
+    settings = BuildSettings(model=model, dense=dense, profile=profile)
+    if backend not in ("local", "milvus"):
+        fail(f"--backend {backend!r}: choose local or milvus")
+    if backend == "milvus":
+        from rag.index.milvus import build_milvus_index
+        from rag.paths import embedding_cache_root, milvus_uri
+
+        target = milvus_uri(uri)
+        cache = index or embedding_cache_root()
+        with RichProgress() as progress, writing(cache, "embedding cache", "free disk space and build again"):
+            report = build_milvus_index(sources, target, settings, cache_root=cache, progress=progress, ray=ray)
+    else:
+        if uri is not None:
+            fail("--uri names a Milvus index; add --backend milvus (or drop --uri)")
+        root = index or default_index()
+        with RichProgress() as progress, writing(root, "index", "free disk space and build again (an interrupted build keeps the previous index)"):
+            report = build_index(sources, root, settings, progress=progress, ray=ray)
     counts = report.manifest.counts
     for problem in report.problems:
         typer.echo(f"skipped: {one_line(problem.message)}", err=True)
@@ -68,7 +88,7 @@ def index_build(
 @index_app.command("status")
 @guarded
 def index_status(
-    index: IndexOpt = None,  # type: ignore[assignment]
+    index: ServedOpt = None,  # type: ignore[assignment]
     output: FormatOpt = "text",
     verify: Annotated[bool, typer.Option("--verify", help="Also re-hash every file against the manifest's sha256 (reads it all).")] = False,
 ) -> None:
@@ -76,7 +96,7 @@ def index_status(
     from rag.index.load import open_index
 
     check_format(output)
-    opened = open_index(index or default_index())
+    opened = open_index(served_index(index))
     checked = opened.check(full=verify)
     manifest = opened.manifest
     profile = opened.profile.summary
@@ -107,7 +127,7 @@ def search_command(
     query: Annotated[str, typer.Argument(help="Free-text query.")],
     retriever: Annotated[str, typer.Option(help="bm25, dense, hybrid or ask (what `rag ask` reads).")] = "hybrid",
     k: Annotated[int, typer.Option("-k", "--k", help="Number of hits.")] = 10,
-    index: IndexOpt = None,  # type: ignore[assignment]
+    index: ServedOpt = None,  # type: ignore[assignment]
     output: FormatOpt = "text",
     model: Annotated[str | None, typer.Option(help="Refuse the index unless it was built with this model.")] = None,
 ) -> None:
@@ -119,7 +139,7 @@ def search_command(
     check_query(query)
     if retriever not in RETRIEVERS:
         fail(f"unknown retriever {retriever!r}; choose one of {', '.join(RETRIEVERS)}")
-    result = search(query, index_root=index or default_index(), retriever=retriever, k=k, model=model)
+    result = search(query, index_root=served_index(index), retriever=retriever, k=k, model=model)
     if output == "json":
         typer.echo(json_for_terminal(result.model_dump_json(indent=2)))
         return
@@ -132,7 +152,7 @@ def search_command(
 @guarded
 def ask_command(
     question: Annotated[str, typer.Argument(help="A clinical question in free text.")],
-    index: IndexOpt = None,  # type: ignore[assignment]
+    index: ServedOpt = None,  # type: ignore[assignment]
     output: Annotated[str, typer.Option("--format", help="text, markdown, json or html (one self-contained page).")] = "text",
     full: Annotated[bool, typer.Option("--full", help="Show every selected statement (the default page keeps to a length budget).")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Write the page to this file instead of stdout (markdown, json, html).")] = None,
@@ -144,7 +164,7 @@ def ask_command(
     check_format(output, ("text", "markdown", "json", "html"))
     if out is not None and output == "text":
         fail("--out writes a markdown, json or html page; add --format html (or markdown, json)")
-    answer = ask(question, index_root=index or default_index(), full=full)
+    answer = ask(question, index_root=served_index(index), full=full)
     if output == "text":
         from rag.answer.render import print_answer
 
@@ -163,14 +183,14 @@ def ask_command(
 @guarded
 def show_command(
     ref: Annotated[str, typer.Argument(metavar="id", help="A passage id (doc#hash12, as cited on an answer page) or a document id.")],
-    index: IndexOpt = None,  # type: ignore[assignment]
+    index: ServedOpt = None,  # type: ignore[assignment]
     output: FormatOpt = "text",
 ) -> None:
     """Print a cited passage in full with its source document (a document id lists its passages)."""
     from rag.show import show, to_text
 
     check_format(output)
-    shown = show(ref, index_root=index or default_index())
+    shown = show(ref, index_root=served_index(index))
     if output == "json":
         typer.echo(json_for_terminal(shown.model_dump_json(indent=2)))
         return

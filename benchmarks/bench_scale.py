@@ -212,18 +212,7 @@ def build_size(n: int, real, args: argparse.Namespace, onnx: Path) -> dict:
     del bm25
     gc.collect()
 
-    # dense: passage i < `embedded` has its own real vector; any other row gets the real vector of
-    # passage (i mod embedded) plus N(0, sigma^2) noise, re-normalised
-    rng = np.random.default_rng(1234)
-    vectors = np.empty((n, base_vectors.shape[1]), dtype=np.float32)
-    for start in range(0, n, 100_000):
-        rows = np.arange(start, min(n, start + 100_000))
-        block = base_vectors[rows % embedded].copy()
-        noisy = rows >= embedded
-        if noisy.any():
-            block[noisy] += rng.normal(0, args.noise, size=(int(noisy.sum()), block.shape[1])).astype(np.float32)
-            block[noisy] /= np.linalg.norm(block[noisy], axis=1, keepdims=True)
-        vectors[rows] = block
+    vectors = synth_vectors(n, base_vectors, args.noise)
     kind = choose_kind(n)
     t0 = time.perf_counter()
     index = build_faiss(vectors, kind)
@@ -284,6 +273,43 @@ def build_size(n: int, real, args: argparse.Namespace, onnx: Path) -> dict:
     info["disk_mb"]["total"] = sum(info["disk_mb"].values())
     info["build_peak_rss_mb"] = round(peak_rss_mb())  # this process so far (sizes run smallest first)
     return info
+
+
+def synth_vectors(n: int, base_vectors, noise: float):  # -> np.ndarray (n, dim) float32
+    """Passage i < len(base_vectors) has its own real vector; any other row gets the real vector of
+    passage (i mod embedded) plus N(0, sigma^2) noise, re-normalised (seeded: the same rows every run)."""
+    import numpy as np
+
+    embedded = len(base_vectors)
+    rng = np.random.default_rng(1234)
+    vectors = np.empty((n, base_vectors.shape[1]), dtype=np.float32)
+    for start in range(0, n, 100_000):
+        rows = np.arange(start, min(n, start + 100_000))
+        block = base_vectors[rows % embedded].copy()
+        noisy = rows >= embedded
+        if noisy.any():
+            block[noisy] += rng.normal(0, noise, size=(int(noisy.sum()), block.shape[1])).astype(np.float32)
+            block[noisy] /= np.linalg.norm(block[noisy], axis=1, keepdims=True)
+        vectors[rows] = block
+    return vectors
+
+
+def replicated(n: int, passages, documents):  # -> (documents, passages) of an n-passage corpus
+    """The first n passages of the real text repeated under distinct ids (`<id>~<k>` for the k-th copy),
+    with the documents they belong to."""
+    base = len(passages)
+    copies = -(-n // base)
+
+    def replica(value: str, copy: int) -> str:
+        return value if copy == 0 else f"{value}~{copy}"
+
+    rows = [
+        passages[i % base].model_copy(update={"id": replica(passages[i % base].id, i // base), "doc_id": replica(passages[i % base].doc_id, i // base)})
+        for i in range(n)
+    ]
+    wanted = dict.fromkeys(p.doc_id for p in rows)
+    docs = [documents[d.split("~")[0]].model_copy(update={"id": d}) for d in wanted]
+    return docs, rows
 
 
 def recall_at_10(index, vectors, embedded: int, args: argparse.Namespace) -> tuple[float, float]:  # noqa: ANN001

@@ -114,6 +114,11 @@ class BM25Index:
             scores[self.indices[start:end]] += count * self.weights[start:end]
         return scores
 
+    def document_frequency(self, term: str) -> int:
+        """Passages that contain `term` (0 for a term the index has never seen)."""
+        row = self.vocabulary.get(term)
+        return 0 if row is None else int(self.indptr[row + 1] - self.indptr[row])
+
     def top_k(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         """(passage row, score) of the k best passages with a positive score; ties broken by row."""
         if k < 1:

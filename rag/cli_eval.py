@@ -35,6 +35,7 @@ def retrieval_command(
                      "writes fusion.json beside the index and scores it as hybrid-convex next to RRF.", show_default=False),
     ] = None,
     output: FormatOpt = "text",
+    index: Annotated[str | None, typer.Option("--index", help="Run on this index (a folder or milvus://HOST:PORT/NAME) built from the dataset's corpus, instead of the cached one.", show_default=False)] = None,
 ) -> None:
     """Score retrievers on a BEIR dataset or the gold set: nDCG@10, Recall@100, MRR@10, MAP vs published baselines.
 
@@ -48,8 +49,10 @@ def retrieval_command(
     check_format(output)
     names = parse_retrievers(retriever)
     with RichProgress() as progress:
+        index_at = None if index is None else (index if index.startswith("milvus://") else Path(index))
         report = evaluate_retrieval(
-            dataset, split=split, retrievers=names, model=model, out_dir=out, progress=progress, tune_fusion_on=tune_fusion_on
+            dataset, split=split, retrievers=names, model=model, out_dir=out, progress=progress,
+            tune_fusion_on=tune_fusion_on, index_at=index_at,
         )
     if output == "json":
         typer.echo(json.dumps(report.summary(), indent=2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Literal, Protocol
 
 from rag.errors import QueryError
@@ -60,7 +61,7 @@ class BM25Retriever:
     def search(self, query: str, k: int) -> list[Hit]:
         _check_k(k)
         tokens = self.index.tokenize(check_query(query))
-        return _hits(self.index, self.index.bm25.top_k(tokens, k))
+        return _hits(self.index, self.index.bm25_top(tokens, k))
 
 
 class DenseRetriever:
@@ -70,14 +71,8 @@ class DenseRetriever:
         self.index = index
 
     def search(self, query: str, k: int) -> list[Hit]:
-        from rag.dense import FAISS_FILE, search_faiss
-
         _check_k(k)
-        faiss_index = self.index.faiss  # first: on a --no-dense index this is the error that says so
-        vector = self.index.query_encoder.encode([check_query(query)])
-        scores, rows = search_faiss(faiss_index, vector, k, path=self.index.folder / "dense" / FAISS_FILE)
-        pairs = [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
-        return _hits(self.index, pairs)
+        return _hits(self.index, self.index.dense_top(check_query(query), k))
 
 
 class HybridRetriever:
@@ -94,6 +89,7 @@ class HybridRetriever:
         dense_weight: float = 0.5,
         settings: FusionSettings | None = None,
     ) -> None:
+        self.index = index
         self.parts = (BM25Retriever(index), DenseRetriever(index))
         if settings is None:
             method = "convex" if fusion == "weighted" else "rrf"
@@ -103,13 +99,19 @@ class HybridRetriever:
     def search(self, query: str, k: int) -> list[Hit]:
         _check_k(k)
         depth = max(k, FUSION_DEPTH)
+        native = getattr(self.index, "hybrid_top", None)  # a server that fuses in one call (Milvus: RRFRanker)
+        if native is not None and self.settings.method == "rrf":
+            text = check_query(query)
+            return _hits(self.index, native(text, self.index.tokenize(text), k, depth=depth))
         rankings = [part.search(query, depth) for part in self.parts]
         return fuse(rankings, k, self.settings)
 
 
 def tuned_fusion(index: Index) -> FusionSettings | None:
-    """The fusion settings tuned for this index (`fusion.json` in its root folder), if any."""
-    return load_fusion(index.root / FUSION_FILE)
+    """The fusion settings tuned for this index (`fusion.json` in its root folder), if any (a Milvus
+    index has no root folder: RRF, fused on the server)."""
+    root = getattr(index, "root", None)
+    return load_fusion(root / FUSION_FILE) if isinstance(root, Path) else None
 
 
 def make_retriever(index: Index, name: str, **options: object) -> Retriever:

@@ -76,15 +76,14 @@ class Asker:
         return frozenset(self.index.tokenize(" ".join(self.knowledge.question_words)))
 
     def idf(self, token: str) -> float:
-        bm25 = self.index.bm25
-        row = bm25.vocabulary.get(token)
-        df = 0 if row is None else int(bm25.indptr[row + 1] - bm25.indptr[row])
-        return math.log(1 + (bm25.n_docs - df + 0.5) / (df + 0.5))
+        lexicon = self.index.lexicon
+        df = lexicon.document_frequency(token)
+        return math.log(1 + (lexicon.n_docs - df + 0.5) / (df + 0.5))
 
     def terms(self, text: str, *, known_numbers_only: bool = False) -> dict[str, float]:
         """Question terms with their idf: no question words, compounds counted through their parts;
         for coverage, numbers the corpus has never seen ("52", "5f") are details of the case, not its topic."""
-        vocabulary = self.index.bm25.vocabulary
+        vocabulary = self.index.lexicon.vocabulary
         tokens = [
             t for t in self.index.tokenize(text)
             if (len(t) > 1 or t.isdigit()) and t not in self._ignored and not ("-" in t or "/" in t)
@@ -133,7 +132,7 @@ class Asker:
 
     # -- stages ----------------------------------------------------------------------------------
     def prepare(self, question: str) -> Question:
-        return prepare_question(question, self.knowledge, self.profile, vocabulary=self.index.bm25.vocabulary, tokenize=self.index.tokenize)
+        return prepare_question(question, self.knowledge, self.profile, vocabulary=self.index.lexicon.vocabulary, tokenize=self.index.tokenize)
 
     def gather(self, question: Question) -> Gathered:
         return gather(question, self.index, self.knowledge, self.settings.retrieval, major_bodies=self.major_bodies, classifier=self.classifier)

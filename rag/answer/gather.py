@@ -1,5 +1,5 @@
 """Gather the passages an answer is made from: BM25 on the expanded question (scored once; the same
-score vector, masked, ranks each named or major body's passages) and dense on the question, fused by
+score vector, masked, ranks each named or major body's passages; on a Milvus index, a search filtered to the body) and dense on the question, fused by
 RRF; then a per-kind share of the budget (so trials are not crowded out by guidelines, or the
 reverse), a per-document cap, the body passages, and the results passages of the best study documents.
 `AskRetriever` is this stage as a retriever (`rag eval retrieval --retriever ask`)."""
@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from rag.answer.classify import Classifier
 from rag.answer.question import Question
@@ -36,21 +34,16 @@ class Gathered:
 def gather(
     question: Question, index: Index, knowledge: Knowledge, settings: RetrievalSettings, *, major_bodies: list[str], classifier: Classifier
 ) -> Gathered:
-    bm25 = index.bm25
-    scores = bm25.scores(index.tokenize(question.query))
-    lexical = _top(index, scores, settings.depth)
+    scored = index.lexical(index.tokenize(question.query))  # scored once; ranked whole and per body
+    lexical = _hits(index, scored.top(settings.depth))
     dense: list[Hit] = []
     top_dense = 1.0
     if index.manifest.model is not None:
-        from rag.dense import FAISS_FILE, search_faiss
-
-        vector = index.query_encoder.encode([question.dense_query])
-        values, rows = search_faiss(index.faiss, vector, settings.depth, path=index.folder / "dense" / FAISS_FILE)
-        pairs = [(int(r), float(v)) for r, v in zip(rows[0], values[0], strict=True) if r >= 0]
+        pairs = index.dense_top(question.dense_query, settings.depth)
         dense = _hits(index, pairs)
         top_dense = pairs[0][1] if pairs else 0.0
     fused = reciprocal_rank_fusion([lexical, dense], 2 * settings.depth)
-    lead = _body_passages(question, index, scores, settings, major_bodies)
+    lead = _body_passages(question, index, scored, settings, major_bodies)
     documents = index.store.documents_by_ids([h.doc_id for h in fused[: settings.depth]] + [h.doc_id for h in lead])
     positioned = _within_budget(fused, lead, documents, settings)
     passages = index.store.by_ids([h.passage_id for _, h in positioned])
@@ -66,15 +59,7 @@ def _hits(index: Index, pairs: list[tuple[int, float]]) -> list[Hit]:
     return [Hit(passage_id=p.id, doc_id=p.doc_id, score=s, rank=i) for i, (p, (_, s)) in enumerate(zip(passages, pairs, strict=True), start=1)]
 
 
-def _top(index: Index, scores: np.ndarray, k: int) -> list[Hit]:
-    candidates = np.flatnonzero(scores > 0)
-    if len(candidates) > k:
-        candidates = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
-    order = np.lexsort((candidates, -scores[candidates]))
-    return _hits(index, [(int(candidates[i]), float(scores[candidates[i]])) for i in order])
-
-
-def _body_passages(question: Question, index: Index, scores: np.ndarray, settings: RetrievalSettings, major_bodies: list[str]) -> list[Hit]:
+def _body_passages(question: Question, index: Index, scored, settings: RetrievalSettings, major_bodies: list[str]) -> list[Hit]:
     """The best passages of each body the question names, then of each major body: read even when
     other passages outrank them (whether a sentence of them is quoted is decided per sentence)."""
     wanted = [(b, settings.named_body_passages, False) for b in question.bodies]
@@ -83,11 +68,7 @@ def _body_passages(question: Question, index: Index, scores: np.ndarray, setting
     for body, count, major in wanted:
         if count <= 0:
             continue
-        rows = np.asarray(index.store.rows_of_body(body), dtype=np.int64)
-        if not len(rows):
-            continue
-        best = rows[np.argsort(-scores[rows], kind="stable")[:count]]
-        found.extend((major, -float(scores[r]), int(r)) for r in best if scores[r] > 0)
+        found.extend((major, -score, row) for row, score in scored.top_of_body(body, count))
     found.sort()
     return _hits(index, [(row, -score) for _, score, row in found])
 
@@ -215,7 +196,7 @@ class AskRetriever:
             from rag.errors import QueryError
 
             raise QueryError(f"k={k}: ask for at least 1 hit")
-        question = prepare_question(query, self.knowledge, self.index.profile, vocabulary=self.index.bm25.vocabulary, tokenize=self.index.tokenize)
+        question = prepare_question(query, self.knowledge, self.index.profile, vocabulary=self.index.lexicon.vocabulary, tokenize=self.index.tokenize)
         gathered = gather(question, self.index, self.knowledge, self.settings, major_bodies=list(self.knowledge.field.major_bodies),
                           classifier=self.classifier)
         rank = gathered.document_rank

@@ -145,3 +145,26 @@ def ensure_index(
             "bm25": manifest.bm25.model_dump(),
         },
     )
+
+
+def given_index(index, where: str, documents: Sequence[Document]) -> EvalIndex:
+    """The record of an index named on the command line (not built here), refused unless it was built
+    from exactly these documents (the dataset's corpus)."""
+    from rag.errors import EvalError
+    from rag.index.build import corpus_hash
+
+    manifest = index.manifest
+    digest = corpus_hash(documents)
+    if manifest.corpus_hash != digest:
+        raise EvalError(f"{where}: built from another corpus (sha256 {manifest.corpus_hash[:12]}…, the dataset's is {digest[:12]}…); "
+                        "build it from the dataset's corpus, or leave out --index")
+    return EvalIndex(
+        path=where, key="given", corpus_hash=digest, built=False, seconds=0.0, documents=manifest.counts.documents,
+        passages=manifest.counts.passages, embedded=0,
+        settings={
+            "model": manifest.model.model_dump() if manifest.model else None,
+            "chunking": manifest.chunking.model_dump(),
+            "tokenizer": manifest.tokenizer.model_dump(),
+            "bm25": manifest.bm25.model_dump(),
+        },
+    )

@@ -160,12 +160,14 @@ def evaluate_retrieval(
     progress=None,
     write: bool = True,
     tune_fusion_on: str | None = None,
+    index_at: Path | str | None = None,
 ) -> RetrievalReport:
     """Index (cached), run and score `retrievers` on `dataset_path`; write the report folder when `write`.
 
     `tune_fusion_on`: another split of the same BEIR dataset (e.g. train); the convex fusion weight and
     normaliser are chosen on it (rag.eval.fusion_tuning), written as fusion.json beside the index and
-    in the report folder, and scored on `split` as 'hybrid-convex' next to RRF's 'hybrid'."""
+    in the report folder, and scored on `split` as 'hybrid-convex' next to RRF's 'hybrid'.
+    `index_at`: run on this index instead (a folder or a Milvus URI) — it must hold the dataset's corpus."""
     from rag.eval.indexing import ensure_index
     from rag.eval.metrics import evaluate
     from rag.index.load import open_index
@@ -184,10 +186,16 @@ def evaluate_retrieval(
     needs_dense = tune_fusion_on is not None or any(r in ("dense", "hybrid", "ask") for r in retrievers)
     known = {d.id for d in documents}
     missing = sorted({doc for docs in qrels.values() for doc in docs} - known)
-    eval_index = ensure_index(
-        name, documents, settings_for(model, dense=needs_dense), sources=sources, root=index_cache, progress=progress
-    )
-    index = open_index(Path(eval_index.path))
+    if index_at is None:
+        eval_index = ensure_index(
+            name, documents, settings_for(model, dense=needs_dense), sources=sources, root=index_cache, progress=progress
+        )
+        index = open_index(Path(eval_index.path))
+    else:
+        from rag.eval.indexing import given_index
+
+        index = open_index(index_at)
+        eval_index = given_index(index, str(index_at), documents)
     from rag.fusion import FusionSettings
     from rag.retrievers import HybridRetriever, make_retriever
 
@@ -240,7 +248,7 @@ def evaluate_retrieval(
             results[retriever] = results[retriever].model_copy(update={"run_file": str(path)})
         report = report.model_copy(update={"results": results, "out_dir": str(folder)})
         if tuning is not None:
-            _save_tuned(tuning.settings, folder, Path(eval_index.path))
+            _save_tuned(tuning.settings, folder, Path(eval_index.path) if index_at is None else None)
     report = report.model_copy(update={"seconds": round(time.perf_counter() - started, 3)})
     if write:
         from rag.eval.report import write_retrieval_report
@@ -249,11 +257,13 @@ def evaluate_retrieval(
     return report
 
 
-def _save_tuned(settings, folder: Path, index_root: Path) -> None:
-    """fusion.json in the report folder, and beside the index so later hybrid searches use it."""
+def _save_tuned(settings, folder: Path, index_root: Path | None) -> None:
+    """fusion.json in the report folder, and beside a local index so later hybrid searches use it."""
     from rag.fusion import FUSION_FILE, save_fusion
 
     save_fusion(settings, folder / FUSION_FILE)
+    if index_root is None:
+        return
     try:
         save_fusion(settings, index_root / FUSION_FILE)
     except OSError as error:  # a read-only shared index: the report folder still has it

@@ -103,6 +103,28 @@ def _check_unique(documents: Sequence[Document]) -> None:
         seen[document.id] = document.source_path
 
 
+def read_corpus(
+    sources: Sequence[Path], progress: Progress, documents: Sequence[Document] | None = None
+) -> tuple[Sequence[Document], list[LoadProblem], int, int]:
+    """(documents, problems, files read, documents deleted by update files), refusing an empty corpus
+    and a reused document id."""
+    problems: list[LoadProblem] = []
+    files = deleted = 0
+    if documents is None:
+        progress.stage("reading sources", None)
+        result = read_sources(sources, on_file=lambda _: progress.advance())
+        documents, problems, files = result.documents, result.problems, result.files
+        if result.deletions:  # PubMed <DeleteCitation>: records deleted by a later update file
+            gone = set(result.deletions)
+            kept = [d for d in documents if d.id not in gone]
+            documents, deleted = kept, len(documents) - len(kept)
+    if not documents:
+        where = ", ".join(str(s) for s in sources)
+        raise CorpusError(f"{where}: no readable documents" + (f" ({problems[0].message})" if problems else ""))
+    _check_unique(documents)
+    return documents, problems, files, deleted
+
+
 def build_index(
     sources: Sequence[Path],
     index_root: Path,
@@ -110,33 +132,22 @@ def build_index(
     *,
     progress: Progress | None = None,
     documents: Sequence[Document] | None = None,
+    ray: str | None = None,
 ) -> BuildReport:
     """Build a new index under `index_root` and make it current. `documents`, when given, are used
-    instead of reading `sources` (which are then only recorded)."""
+    instead of reading `sources` (which are then only recorded). `ray`: chunk and embed on a Ray
+    cluster at this address ("local": one started in this process); the index is the same."""
     progress = progress or _Silent()
     claim_index_root(index_root)
     with BuildLock(index_root):
-        problems: list[LoadProblem] = []
-        files = deleted = 0
-        if documents is None:
-            progress.stage("reading sources", None)
-            result = read_sources(sources, on_file=lambda _: progress.advance())
-            documents, problems, files = result.documents, result.problems, result.files
-            if result.deletions:  # PubMed <DeleteCitation>: records deleted by a later update file
-                gone = set(result.deletions)
-                kept = [d for d in documents if d.id not in gone]
-                documents, deleted = kept, len(documents) - len(kept)
-        if not documents:
-            where = ", ".join(str(s) for s in sources)
-            raise CorpusError(f"{where}: no readable documents" + (f" ({problems[0].message})" if problems else ""))
-        _check_unique(documents)
+        documents, problems, files, deleted = read_corpus(sources, progress, documents)
         _remove_partials(index_root)
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         partial = index_root / f"build-{stamp}.partial"
         partial.mkdir()
         try:
             mark_build(partial)
-            report = _build_into(partial, index_root, sources, documents, problems, settings, progress)
+            report = _build_into(partial, index_root, sources, documents, problems, settings, progress, ray=ray)
             final = index_root / f"build-{stamp}"
             os.replace(partial, final)
             _swap_current(index_root, final.name)
@@ -147,6 +158,33 @@ def build_index(
         return report.model_copy(update={"path": str(final), "files": files, "deleted": deleted})
 
 
+def chunk_corpus(
+    documents: Sequence[Document], settings: BuildSettings, progress: Progress, *, ray: str | None = None
+) -> tuple[list[Passage], list[str], ChunkSettings, Path | None]:
+    """Passages of every document, in document order, with the text each is indexed by; on a Ray
+    cluster (`ray`: its address, or "local") when asked."""
+    model_dir = resolve_model(settings.model) if settings.dense or settings.chunking is None else None
+    chunking = settings.chunking or ChunkSettings(max_tokens=max_seq_length(model_dir))
+    progress.stage("chunking", len(documents))
+    if ray is not None:
+        from rag.index.distributed import chunk_on_ray
+
+        passages = chunk_on_ray(documents, model_dir, chunking, address=ray)
+        progress.advance(len(documents))
+    else:
+        count = token_counter(model_dir) if model_dir else (lambda text: len(text.split()))
+        passages = []
+        for document in documents:
+            try:
+                passages.extend(chunk_document(document, count, chunking))
+            except ValueError as error:
+                raise CorpusError(f"{document.source_path}: {error}") from error
+            progress.advance()
+    titles = {d.id: d.title for d in documents}
+    texts = [indexed_text(titles[p.doc_id], p.section, p.text) for p in passages]
+    return passages, texts, chunking, model_dir
+
+
 def _build_into(
     folder: Path,
     index_root: Path,
@@ -155,22 +193,9 @@ def _build_into(
     problems: list[LoadProblem],
     settings: BuildSettings,
     progress: Progress,
+    ray: str | None = None,
 ) -> BuildReport:
-    model_dir = resolve_model(settings.model) if settings.dense or settings.chunking is None else None
-    chunking = settings.chunking or ChunkSettings(max_tokens=max_seq_length(model_dir))
-    count = token_counter(model_dir) if model_dir else (lambda text: len(text.split()))
-
-    progress.stage("chunking", len(documents))
-    passages: list[Passage] = []
-    titles: dict[str, str] = {}
-    for document in documents:
-        titles[document.id] = document.title
-        try:
-            passages.extend(chunk_document(document, count, chunking))
-        except ValueError as error:
-            raise CorpusError(f"{document.source_path}: {error}") from error
-        progress.advance()
-    texts = [indexed_text(titles[p.doc_id], p.section, p.text) for p in passages]
+    passages, texts, chunking, model_dir = chunk_corpus(documents, settings, progress, ray=ray)
 
     progress.stage("lexical index", len(texts))
     tokenize = make_tokenizer(settings.tokenizer)
@@ -186,7 +211,7 @@ def _build_into(
     model_info = None
     reused = embedded = 0
     if settings.dense:
-        model_info, reused, embedded = _build_dense(folder, index_root, texts, settings, model_dir, progress)
+        model_info, reused, embedded = _build_dense(folder, index_root, texts, settings, model_dir, progress, ray=ray)
 
     progress.stage("field profile", None)
     field_path = settings.profile or find_field_file(list(sources))
@@ -218,34 +243,50 @@ def _build_into(
     return BuildReport(path=str(folder), manifest=manifest, problems=problems, reused=reused, embedded=embedded)
 
 
-def _build_dense(
-    folder: Path, index_root: Path, texts: list[str], settings: BuildSettings, model_dir: Path, progress: Progress
-) -> tuple[ModelInfo, int, int]:
+def embed_texts(
+    texts: list[str], cache_dir: Path, encoder: PassageEncoder, progress: Progress, *, ray: str | None = None
+):  # -> tuple[np.ndarray, int, int]
+    """Vectors of `texts` in order, through the embedding cache (keyed by text hash): only texts the
+    cache lacks are encoded, locally or by encoder actors on a Ray cluster. (vectors, reused, embedded)."""
     import numpy as np
 
-    from rag.dense import build_faiss, choose_kind, save_faiss
-
-    encoder = PassageEncoder(settings.model, model_dir)
-    cache_dir = index_root / "embeddings" / model_slug(settings.model)
     keys = [text_key(t) for t in texts]
     progress.stage("loading model", None)
     cache = EmbeddingCache(cache_dir / "vectors", encoder.dimension)
     missing = list({keys[i]: i for i in range(len(texts)) if keys[i] not in cache}.values())  # distinct texts
     reused = len(texts) - len(missing)
     progress.stage("embedding", len(missing))
-    for start in range(0, len(missing), EMBED_BATCH):
-        rows = missing[start : start + EMBED_BATCH]
-        cache.add([keys[i] for i in rows], encoder.encode([texts[i] for i in rows]))
-        progress.advance(len(rows))
+    batches = [missing[start : start + EMBED_BATCH] for start in range(0, len(missing), EMBED_BATCH)]
+    if ray is not None and batches:
+        from rag.index.distributed import embed_on_ray
+
+        for rows, vectors in embed_on_ray([[texts[i] for i in rows] for rows in batches], batches, encoder, address=ray):
+            cache.add([keys[i] for i in rows], vectors)
+            progress.advance(len(rows))
+    else:
+        for rows in batches:
+            cache.add([keys[i] for i in rows], encoder.encode([texts[i] for i in rows]))
+            progress.advance(len(rows))
     vectors = cache.get(keys) if keys else np.zeros((0, encoder.dimension), dtype=np.float32)
     cache.compact(keys)
+    return vectors, reused, len(missing)
+
+
+def _build_dense(
+    folder: Path, index_root: Path, texts: list[str], settings: BuildSettings, model_dir: Path, progress: Progress, *, ray: str | None = None
+) -> tuple[ModelInfo, int, int]:
+    from rag.dense import build_faiss, choose_kind, save_faiss
+
+    encoder = PassageEncoder(settings.model, model_dir)
+    cache_dir = index_root / "embeddings" / model_slug(settings.model)
+    vectors, reused, embedded = embed_texts(texts, cache_dir, encoder, progress, ray=ray)
 
     progress.stage("dense index", None)
     kind = settings.faiss or choose_kind(len(texts))
     save_faiss(build_faiss(vectors, kind), folder / "dense")
     link_query_model(cache_dir, folder / "dense", encoder, on_export=lambda: progress.stage("exporting query model (ONNX)", None))
     info = ModelInfo(name=settings.model, dimension=encoder.dimension, max_seq_length=max_seq_length(model_dir), faiss=kind)
-    return info, reused, len(missing)
+    return info, reused, embedded
 
 
 def _swap_current(index_root: Path, build_name: str) -> None:

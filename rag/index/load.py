@@ -104,6 +104,28 @@ class Index:
         check_lexical(index, self.folder, full=not mmap)
         return index
 
+    @property
+    def lexicon(self):  # -> BM25Index: vocabulary, document_frequency(term), n_docs
+        """The indexed terms and their passage counts (what the composer weighs question terms by)."""
+        return self.bm25
+
+    def bm25_top(self, tokens: list[str], k: int) -> list[tuple[int, float]]:
+        """(row, score) of the k best BM25 passages, ties by row."""
+        return self.bm25.top_k(tokens, k)
+
+    def lexical(self, tokens: list[str]) -> LocalLexical:
+        """The question's BM25 scores, computed once; ranked whole or within one body's passages."""
+        return LocalLexical(self, self.bm25.scores(tokens))
+
+    def dense_top(self, text: str, k: int) -> list[tuple[int, float]]:
+        """(row, cosine) of the k passages nearest to `text` in the dense index."""
+        from rag.dense import FAISS_FILE, search_faiss
+
+        faiss_index = self.faiss  # first: on a --no-dense index this is the error that says so
+        vector = self.query_encoder.encode([text])
+        scores, rows = search_faiss(faiss_index, vector, k, path=self.folder / "dense" / FAISS_FILE)
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+
     @cached_property
     def profile(self):  # -> ProfileStore
         from rag.profile.store import ProfileStore
@@ -138,9 +160,47 @@ class Index:
         return encoder
 
 
-def open_index(root: Path, *, model: str | None = None) -> Index:
-    """Open the current build of `root`. A rebuild that swaps CURRENT and removes the build we were
-    opening makes the open fail; it is retried once on the new CURRENT."""
+class LocalLexical:
+    """One question's BM25 scores over every passage: score once, then mask (a body's passages)."""
+
+    def __init__(self, index: Index, scores) -> None:  # noqa: ANN001 - np.ndarray
+        self.index = index
+        self.scores = scores
+
+    def top(self, k: int) -> list[tuple[int, float]]:
+        import numpy as np
+
+        scores = self.scores
+        candidates = np.flatnonzero(scores > 0)
+        if len(candidates) > k:
+            candidates = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
+        order = np.lexsort((candidates, -scores[candidates]))
+        return [(int(candidates[i]), float(scores[candidates[i]])) for i in order]
+
+    def top_of_body(self, body: str, count: int) -> list[tuple[int, float]]:
+        """The `count` best passages (positive score) of the current documents of one body."""
+        import numpy as np
+
+        rows = np.asarray(self.index.store.rows_of_body(body), dtype=np.int64)
+        if not len(rows):
+            return []
+        best = rows[np.argsort(-self.scores[rows], kind="stable")[:count]]
+        return [(int(r), float(self.scores[r])) for r in best if self.scores[r] > 0]
+
+
+def open_index(root: Path | str, *, model: str | None = None):  # -> Index | MilvusIndex
+    """Open the current build of `root`: an index folder, or a Milvus index (`milvus://HOST:PORT/NAME`,
+    see rag.index.milvus). A rebuild that swaps CURRENT and removes the build we were opening makes
+    the open fail; it is retried once on the new CURRENT."""
+    from rag.index.location import is_milvus
+
+    if is_milvus(root):
+        from rag.index.milvus import MilvusIndex
+
+        index = MilvusIndex.open(str(root))
+        index.check_model(model)
+        return index
+    root = Path(root)
     folder = current_build(root)
     try:
         index = Index(root, folder)

@@ -20,12 +20,24 @@ from rag.index.integrity import Artifact, describe, same_files
 CHECKSUMS = "checksums.json"
 
 
-def link_query_model(cache_dir: Path, target: Path, encoder: PassageEncoder, *, on_export: Callable[[], None]) -> None:
-    """Hard-link (or copy) the verified cached export into `target`, exporting it first if needed."""
+def ensure_query_model(cache_dir: Path, encoder: PassageEncoder, *, on_export: Callable[[], None]) -> Path:
+    """The folder of the verified cached export, exporting it first if it is missing or damaged."""
     onnx_dir = cache_dir / "onnx"
     if not _intact(onnx_dir):
         on_export()
         _export(cache_dir, onnx_dir, encoder)
+    return onnx_dir
+
+
+def cached_query_model(cache_dir: Path) -> Path | None:
+    """The cached export's folder when it is intact (checked against its checksums), else None."""
+    onnx_dir = cache_dir / "onnx"
+    return onnx_dir if _intact(onnx_dir) else None
+
+
+def link_query_model(cache_dir: Path, target: Path, encoder: PassageEncoder, *, on_export: Callable[[], None]) -> None:
+    """Hard-link (or copy) the verified cached export into `target`, exporting it first if needed."""
+    onnx_dir = ensure_query_model(cache_dir, encoder, on_export=on_export)
     target.mkdir(parents=True, exist_ok=True)
     for item in onnx_dir.iterdir():
         if item.name != CHECKSUMS:

@@ -25,16 +25,8 @@ from rag.knowledge import FieldFile, Knowledge
 from rag.models import Document, Passage
 from rag.profile.conditions import condition_phrases
 from rag.profile.drugs import corpus_drugs, load_dictionary
-from rag.profile.model import PROFILE_DB, PROFILE_JSON, TOP, FieldProfile, Named
+from rag.profile.model import PROFILE_DB, PROFILE_JSON, PROFILE_SCHEMA as _SCHEMA, TOP, FieldProfile, Named
 
-_SCHEMA = """
-CREATE TABLE aliases (alias TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL);
-CREATE TABLE drug_names (name TEXT PRIMARY KEY);
-CREATE TABLE topic (token TEXT PRIMARY KEY, documents INTEGER NOT NULL);
-CREATE TABLE bodies (name TEXT PRIMARY KEY, documents INTEGER NOT NULL, kinds TEXT NOT NULL);
-CREATE TABLE conditions (name TEXT PRIMARY KEY, documents INTEGER NOT NULL);
-CREATE TABLE trials (name TEXT PRIMARY KEY, documents INTEGER NOT NULL);
-"""
 
 
 def _synonym_lists(documents: Sequence[Document], declared: FieldFile) -> list[list[str]]:

@@ -11,6 +11,15 @@ from rag.knowledge import FieldFile
 
 PROFILE_JSON = "profile.json"
 PROFILE_DB = "profile.sqlite"
+PROFILE_SCHEMA = """
+CREATE TABLE aliases (alias TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL);
+CREATE TABLE drug_names (name TEXT PRIMARY KEY);
+CREATE TABLE topic (token TEXT PRIMARY KEY, documents INTEGER NOT NULL);
+CREATE TABLE bodies (name TEXT PRIMARY KEY, documents INTEGER NOT NULL, kinds TEXT NOT NULL);
+CREATE TABLE conditions (name TEXT PRIMARY KEY, documents INTEGER NOT NULL);
+CREATE TABLE trials (name TEXT PRIMARY KEY, documents INTEGER NOT NULL);
+"""
+PROFILE_TABLES = ("aliases", "drug_names", "topic", "bodies", "conditions", "trials")
 TOP = 20  # entries of each summary list
 
 

@@ -27,6 +27,28 @@ class ProfileStore:
         self.path = path
         self.connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
 
+    @classmethod
+    def from_rows(cls, summary: FieldProfile, tables: dict[str, list[list]], *, where: str) -> ProfileStore:
+        """A profile held in memory: its summary and the rows of each table (an index on a server
+        keeps them beside its passages; `where` names it in messages)."""
+        from rag.profile.model import PROFILE_SCHEMA
+
+        store = cls.__new__(cls)
+        store.folder = None
+        store.path = where
+        store.connection = sqlite3.connect(":memory:", check_same_thread=False)
+        store.connection.executescript(PROFILE_SCHEMA)
+        for table, rows in tables.items():
+            if rows:
+                marks = ",".join("?" * len(rows[0]))
+                store.connection.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+        store.__dict__["summary"] = summary  # the cached_property's value
+        return store
+
+    def rows(self, table: str) -> list[list]:
+        """Every row of one table (what a Milvus build copies beside the passages)."""
+        return [list(r) for r in self._query(f"SELECT * FROM {table}")]
+
     @cached_property
     def summary(self) -> FieldProfile:
         path = self.folder / PROFILE_JSON
