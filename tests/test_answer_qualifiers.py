@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.qualifiers import conflicts, qualifier_values
+from rag.answer.qualifiers import conflicts, population_conflict, populations, qualifier_values
 from rag.knowledge import Knowledge, load_vocabulary
 
 PATTERN = Knowledge(load_vocabulary()).qualifier
@@ -31,3 +31,21 @@ def test_only_other_values_of_an_asked_qualifier_conflict() -> None:
     assert not conflicts(asked, qualifier_values("For grades 2-4 events, hold the drug", PATTERN))
     assert not conflicts(asked, qualifier_values("Prednisone 0.5-1 mg/kg/day is advised", PATTERN))  # silent on grade
     assert not conflicts({}, qualifier_values("grade 3", PATTERN))  # the question pins nothing
+
+
+POPULATIONS = Knowledge(load_vocabulary()).population_pattern
+
+
+def test_a_sentence_about_another_population_only_conflicts() -> None:
+    adult = populations("T1DM adult A1c target", POPULATIONS)
+    assert adult == {"adults"}
+    assert population_conflict(adult, populations("insulin for children and adolescents with type 2 diabetes", POPULATIONS))
+    assert not population_conflict(adult, populations("adults and adolescents with type 1 diabetes", POPULATIONS))
+    assert not population_conflict(adult, populations("aim for an HbA1c of 48 mmol/mol", POPULATIONS))  # names none
+    assert not population_conflict(frozenset(), populations("children with diabetes", POPULATIONS))  # none asked
+
+
+def test_cps_is_a_qualifier_so_a_cps_1_statement_conflicts_with_a_cps_0_patient() -> None:
+    asked = qualifier_values("PD-L1 CPS 0, is pembro an option?", PATTERN)
+    assert conflicts(asked, qualifier_values("for PD-L1-positive (CPS ≥1) disease, pembrolizumab", PATTERN))
+    assert not conflicts(asked, qualifier_values("regardless of CPS 0 or higher", PATTERN))

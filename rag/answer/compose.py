@@ -23,7 +23,7 @@ from rag.answer.classify import Classifier
 from rag.answer.coverage import decide, reports_results, term_coverage, uncovered_conditions
 from rag.answer.gather import STUDY_KINDS, Gathered, gather
 from rag.answer.models import SECTION_ORDER, Answer, AnswerSection, Statement
-from rag.answer.qualifiers import conflicts, qualifier_values
+from rag.answer.qualifiers import conflicts, population_conflict, populations, qualifier_values
 from rag.answer.question import Question, prepare_question
 from rag.answer.ranker import load_ranker, vectorize
 from rag.answer.related import related_questions
@@ -194,7 +194,10 @@ class Asker:
         region_pattern = self.knowledge.region_pattern
         intents = [self.knowledge.intents[i][1] for i in question.intents[:2]]
         forms = [self.knowledge.answer_types[i][1] for i in question.answer_types]
-        qualified = qualifier_values(question.text, self.knowledge.qualifier)
+        asked_text = " ".join([question.text, *question.expansions])  # "T1DM" pins type 1
+        qualified = qualifier_values(asked_text, self.knowledge.qualifier)
+        population_words = self.knowledge.population_pattern
+        asked_groups = populations(asked_text, population_words)
         out: list[Candidate] = []
         seen: set[str] = set()
         for position, passage in gathered.ranked:
@@ -239,7 +242,8 @@ class Asker:
                     asked_overlap=len(asked_terms & (tokens | analysis.headings)) / len(asked_terms) if asked_terms else 0.0,
                     density=len(matched) / len(tokens) if tokens else 0.0,
                     dense=gathered.dense_scores.get(passage.id, 0.0),
-                    qualifier_conflict=bool(qualified) and conflicts(qualified, qualifier_values(info.text, self.knowledge.qualifier)),
+                    qualifier_conflict=(bool(qualified) and conflicts(qualified, qualifier_values(f"{info.text} {document.title}", self.knowledge.qualifier)))
+                    or population_conflict(asked_groups, populations(f"{info.text} {document.title}", population_words)),
                     answer_form=sum(bool(f.search(info.text) or f.search(analysis.heading_text)) for f in forms) / len(forms) if forms else 0.0,
                     position=position,
                     document_rank=rank,

@@ -35,3 +35,13 @@ def qualifier_values(text: str, pattern: re.Pattern[str] | None) -> dict[str, fr
 def conflicts(asked: dict[str, frozenset[str]], given: dict[str, frozenset[str]]) -> bool:
     """Does `given` name a qualifier of the question only with values the question did not ask for?"""
     return any(word in given and not (values & given[word]) for word, values in asked.items())
+
+
+def populations(text: str, patterns: dict[str, re.Pattern[str]]) -> frozenset[str]:
+    """The population groups (adults, children, pregnancy…) a text names."""
+    return frozenset(group for group, pattern in patterns.items() if pattern.search(text))
+
+
+def population_conflict(asked: frozenset[str], given: frozenset[str]) -> bool:
+    """Does `given` name only population groups the question did not pin ("children" for an adult)?"""
+    return bool(asked) and bool(given) and not (asked & given)

@@ -93,6 +93,7 @@ class Vocabulary(BaseModel):
     intents: dict[str, IntentCues]
     answer_types: list[IntentCues]
     qualifiers: list[str] = Field(default_factory=list)
+    populations: dict[str, list[str]] = Field(default_factory=dict)
     prior_therapy: str
     prior_suffix: str = ""
     prior_negation: str = ""
@@ -261,6 +262,11 @@ class Knowledge:
     @cached_property
     def answer_types(self) -> list[tuple[re.Pattern[str], re.Pattern[str]]]:
         return [(re.compile(a.question, re.IGNORECASE), re.compile(a.answer, re.IGNORECASE)) for a in self.vocabulary.answer_types]
+
+    @cached_property
+    def population_pattern(self) -> dict[str, re.Pattern[str]]:
+        """Population group -> the words that name it (rag.answer.qualifiers.populations)."""
+        return {group: p for group, words in self.vocabulary.populations.items() if (p := word_pattern(words))}
 
     @cached_property
     def qualifier(self) -> re.Pattern[str] | None:
