@@ -184,7 +184,8 @@ def test_documents_first_then_their_sentences_kept_together() -> None:
         candidate("study a result two", 0.9, doc="a", order=1, result=True),
     ]
     pool.append(candidate("study a result three", 0.85, doc="a", order=2, result=True))
-    selection = select(pool, Ask(terms={"result": 1.0}), SELECTION, full=True)
+    one_line = SELECTION.model_copy(update={"bottom_sentences": 1})
+    selection = select(pool, Ask(terms={"result": 1.0}), one_line, full=True)
     evidence = [c.document.id for c in selection.sections["evidence"]]
     assert evidence.count("a") == 2 and evidence.count("b") == 1  # the bottom line took study a's best sentence
     positions = [i for i, d in enumerate(evidence) if d == "a"]
