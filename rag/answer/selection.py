@@ -143,7 +143,7 @@ def bottom_line(best: Sequence[Candidate], ask: Ask, documents: Sequence[str], s
         return candidate.relevance * factor
 
     ranked = sorted(pool, key=lambda c: (-value(c), c.order))
-    if ask.same_class and ask.prior_tokens:  # does the evidence hold for her? The study that excluded patients like her says
+    if ask.same_class and ask.prior_tokens and (ask.intents[:1] or (None,))[0] in (None, "recommendation", "efficacy"):  # does the evidence hold for her? The study that excluded patients like her says
         excluded = [c for c in best if c.info.exclusion and c.info.tokens & ask.prior_tokens]
         if excluded:
             return [min(excluded, key=lambda c: (-value(c) if c in pool else 0.0, c.order))]
