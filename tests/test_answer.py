@@ -148,6 +148,11 @@ def test_a_drug_of_the_class_she_progressed_on_leads_with_the_evidence_that_excl
     assert "prior immunotherapy" in answer.bottom_line.text
 
 
+def test_an_approval_question_about_a_drug_of_the_class_she_had_is_answered(asker) -> None:
+    answer = asker.ask("progressed on carboplatin/paclitaxel + pembrolizumab. Is cemiplimab FDA approved for cervical cancer?")
+    assert "no FDA-approved indication in cervical cancer" in answer.bottom_line.text  # not "nothing: she had the class"
+
+
 def test_shorthand_is_read_in_place(asker) -> None:
     terse = asker.prepare("libtayo cervical ca grade 3+ AEs vs chemo")
     assert not any("chemo" in c for c in terse.conditions), terse.conditions  # never "chemo cancer"

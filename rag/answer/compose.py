@@ -188,6 +188,8 @@ class Asker:
         equivalent = {t: self._tokens_of(self.knowledge.classes.get(c, [])) for c in question.classes for t in self.index.tokenize(c)}
         other = (self._drug_tokens - asked - self._tokens_of(members)) if asked else frozenset()
         prior = self._tokens_of(self._with_class_mates(question.prior))
+        if question.intents[:1] in (("regulatory",), ("dosing",), ("safety",)):  # facts of a drug it names, not whether to give it:
+            prior -= self._tokens_of(question.named_outside_prior)  # "after pembrolizumab: is cemiplimab FDA approved?"
         superseded = self.index.store.superseded_by(gathered.documents)
         bodies = self.index.store.body_of(gathered.documents)
         regions = set(question.regions)

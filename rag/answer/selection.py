@@ -218,14 +218,16 @@ def bottom_slots(first: Candidate, pool: Sequence[Candidate], ask: Ask, settings
         lambda c: c.kind not in ("guideline", "label") and c.info.effect and c.info.survival,
         key=lambda c: (not c.info.whole, -value(c), c.order),
     )
-    slots = [s for s in (guideline, regional, effect) if s is not None]
+    # for a drug of the class she had, its guidance and trial effect come from patients unlike her: status only
+    slots = [s for s in ((regional,) if ask.same_class else (guideline, regional, effect)) if s is not None]
     if ask.intents[:1] == ("regulatory",) and regional is not None:
         slots.remove(regional)
         slots.insert(0, regional)
-    lead_is_silent = first.info.negative or first.section == "caveats"
+    lead_is_silent = first.info.negative or first.section == "caveats" or not _about_topic(first, ask)  # or about another drug
     chosen: list[Candidate] = [] if lead_is_silent and slots else [first]
-    order = [*slots, first]
-    if chosen == [] and first.body in ask.bodies:  # what a body the question names says (even "nothing") comes second
+    on_topic = _about_topic(first, ask)
+    order = [*slots, first] if on_topic else list(slots)  # a sentence about another drug never joins
+    if chosen == [] and on_topic and first.body in ask.bodies:  # what a body the question names says (even "nothing") comes second
         order = [*slots[:1], first, *slots[1:]]
     for candidate in order:
         if candidate in chosen or (candidate is not first or first.body not in ask.bodies) and any(
