@@ -223,9 +223,12 @@ def bottom_slots(first: Candidate, pool: Sequence[Candidate], ask: Ask, settings
     if ask.intents[:1] == ("regulatory",) and regional is not None:
         slots.remove(regional)
         slots.insert(0, regional)
-    lead_is_silent = first.info.negative or first.section == "caveats" or not _about_topic(first, ask)  # or about another drug
+    other_drug = not _about_topic(first, ask) and (  # names another drug, or one she already had, and not the one asked about
+        bool(first.info.tokens & ask.prior_tokens) or (first.features is not None and first.features.drug_match == "other")
+    )
+    lead_is_silent = first.info.negative or first.section == "caveats" or other_drug  # or about another drug
     chosen: list[Candidate] = [] if lead_is_silent and slots else [first]
-    on_topic = _about_topic(first, ask)
+    on_topic = not other_drug
     order = [*slots, first] if on_topic else list(slots)  # a sentence about another drug never joins
     if chosen == [] and on_topic and first.body in ask.bodies:  # what a body the question names says (even "nothing") comes second
         order = [*slots[:1], first, *slots[1:]]
