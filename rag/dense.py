@@ -3,14 +3,18 @@
 The index type follows the collection size: exact `flat` search up to `HNSW_FROM` vectors, `hnsw` graph
 search above (both hold every float32 vector: 1.5 GB per million 384-d vectors), and `ivfsq8` from
 `IVF_FROM`: an inverted file of nlist = 4 sqrt(n) k-means cells whose vectors are stored as 8-bit
-scalar-quantised residuals to their cell centre (one byte a dimension: 384 MB per million, read into
-RAM) and scanned in the IVF_NPROBE cells nearest the query. SQ8 decodes each vector within ~1e-3 of
-the original, so ranking inside the scanned cells is nearly exact and recall is decided by the cells
-probed. Measured at 1M by benchmarks/bench_scale.py (real MiniLM vectors, replicated with noise beyond
-the real ones; SciFact test claims as queries): recall@10 against exact search 0.97-0.99 at nprobe 64
-(0.97 at nprobe 16-32 already), hybrid serving process well under 1.5 GB. The earlier `ivfpq` (IVF-PQ
-48-byte codes re-ranked against memory-mapped float16 copies, recall@10 0.80 at 1M) can still be built
-on request (BuildSettings.faiss) where memory is tighter than recall matters.
+scalar-quantised residuals to their cell centre (one byte a dimension: 384 MB per million; the lists
+are memory-mapped by `load_faiss`, and the benchmark counts them as fully resident) and scanned in the
+IVF_NPROBE cells nearest the query. SQ8 (per-dimension min/max ranges, no clipping) decodes each vector
+within ~1e-3 of the original, which keeps the unit-norm checks below meaningful. Measured at 1M by
+benchmarks/bench_scale.py (18k real MiniLM vectors replicated with noise up to 1M; the SciFact test
+claims as queries): recall@10 against exact search 0.955 at nprobe 64 and 0.960 at 128 with noise
+0.01 per dimension, where re-ranking the same 100 candidates exactly gives 0.993 and 0.998, so the
+rest is SQ8 mis-ordering near-duplicate replicas (score gaps ~1e-3), an artefact of replication that
+real passages do not have; 0.975 at nprobe 64 with noise 0.03. A hybrid serving process stays near
+1.1 GB with every mapped page resident. The earlier `ivfpq` (IVF-PQ 48-byte codes re-ranked against
+memory-mapped float16 copies: recall@10 0.80 at 1M) can still be built on request (BuildSettings.faiss)
+where memory matters more than recall.
 
 Query-time settings (efSearch, nprobe, the ivfpq refine factor) are set by `build_faiss` and written
 into vectors.faiss by faiss itself, so a loaded index serves with the tuned values; the manifest records
@@ -34,10 +38,14 @@ HNSW_EF_CONSTRUCTION = 80  # hnsw: candidate list while building the graph
 HNSW_EF_SEARCH = 64  # hnsw: candidate list while searching (stored in the faiss file)
 IVF_CELLS_PER_SQRT_N = 4  # ivf kinds: nlist = 4 * sqrt(n) cells (4,000 at 1M, ~250 vectors a cell)
 IVF_TRAIN_PER_CELL = 64  # ivf kinds: k-means trains on 64 sampled vectors per cell (faiss warns below 39)
-IVF_NPROBE = 64  # ivfsq8: cells scanned per query, tuned at 1M (benchmarks/bench_scale.py); stored in the file
+IVF_NPROBE = 128  # ivfsq8: cells scanned per query (3% of 4,000 at 1M), tuned at 1M by benchmarks/bench_scale.py; stored in the file
 IVFPQ_REFINE_FACTOR = 10  # ivfpq: re-rank 10 x k PQ candidates with the float16 vectors
 FAISS_FILE = "vectors.faiss"
 NORM_TOLERANCE = 1e-2  # stored vectors are unit norm (float16 copies in ivfpq: within ~1e-3; SQ8 residuals: ~1e-3)
+# A search of fewer queries than this runs on one thread. faiss parallelises with OpenMP, whose wake-up
+# and spinning cost far more than one query's work on 2 busy cores: flat search of one query over 10k
+# vectors took 16 ms with 2 threads and 0.25 ms with 1 here (machine load ~8).
+PARALLEL_SEARCH_FROM = 16
 FULL_CHECK_FLOATS = 4_000_000  # check every vector at load up to this size (~10k x 384, ~10 ms); above, hits only
 
 
@@ -152,9 +160,16 @@ def load_faiss(folder: Path, *, mmap: bool = True):
 def search_faiss(index, query_vectors: np.ndarray, k: int, *, path: Path | str = FAISS_FILE) -> tuple[np.ndarray, np.ndarray]:
     """(scores, rows), each (n_queries x k); rows are -1 where fewer than k vectors exist. The vectors
     of the hits are checked (unit norm, score = inner product), so a damaged vector is never served."""
+    import faiss
+
     k = max(1, min(k, index.ntotal))
     query_vectors = np.ascontiguousarray(query_vectors, dtype=np.float32)
-    scores, rows = index.search(query_vectors, k)
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1 if len(query_vectors) < PARALLEL_SEARCH_FROM else threads)
+    try:
+        scores, rows = index.search(query_vectors, k)
+    finally:
+        faiss.omp_set_num_threads(threads)
     for query, row_scores, row_ids in zip(query_vectors, scores, rows):
         found = row_ids >= 0
         vectors = np.stack([index.reconstruct(int(r)) for r in row_ids[found]]) if found.any() else np.zeros((0, len(query)))
