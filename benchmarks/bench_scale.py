@@ -90,8 +90,8 @@ def unmapped_mb(root: Path) -> float:
     root = str(root.resolve())
     for line in lines:
         fields = line.split()
-        if len(fields) >= 6 and "-" in fields[0]:  # a mapping header: address perms offset dev inode path
-            current = fields[-1].startswith(root)
+        if fields and not fields[0].endswith(":"):  # a mapping header: address perms offset dev inode [path]
+            current = len(fields) >= 6 and fields[5].startswith(root)
         elif current and fields[0] == "Size:":
             missing += int(fields[1])
         elif current and fields[0] == "Rss:":
