@@ -14,7 +14,7 @@ Where the data comes from (printed in the table):
 - Queries: the SciFact test claims (real questions, `queries.jsonl`, encoded by the real query model).
 
 What recall@10 means on replicated vectors. At sigma 0.01 a replica keeps cosine ~0.98 with its
-source, so a million rows are tight clusters of near-duplicates (12k real vectors: ~80 copies each).
+source, so a million rows are tight clusters of near-duplicates (18k real vectors: ~55 copies each).
 The exact top-10 of a query is then mostly replicas of the one or two best real passages ("real"
 share printed: a few percent), ordered among themselves by the noise (score gaps of ~1e-3). That makes
 the coarse step of approximate search easier than on a million distinct passages (a cluster sits in
@@ -22,7 +22,7 @@ one or two IVF cells) and the fine step harder (the codes must keep inner produc
 near-duplicates: PQ cannot, SQ8 mostly can), so "recall" at 0.01 mostly tests code precision and
 "by source" (the replicas of one real vector counted once) tests probing. `--recall-noise` adds
 faiss-only builds at other noise levels: at 0.03 a replica keeps cosine ~0.86 (as wide as a topic of
-related passages), a quarter or so of the exact top-10 are real vectors and the rest replicas spread
+related passages), a third or so of the exact top-10 are real vectors and the rest replicas spread
 over several cells, which asks more of the probe count. Neither is a real million-passage collection;
 the two levels bracket it from either side, and no figure here is recall on real vectors at 1M.
 

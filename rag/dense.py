@@ -8,11 +8,13 @@ are memory-mapped by `load_faiss`, and the benchmark counts them as fully reside
 IVF_NPROBE cells nearest the query. SQ8 (per-dimension min/max ranges, no clipping) decodes each vector
 within ~1e-3 of the original, which keeps the unit-norm checks below meaningful. Measured at 1M by
 benchmarks/bench_scale.py (18k real MiniLM vectors replicated with noise up to 1M; the SciFact test
-claims as queries): recall@10 against exact search 0.955 at nprobe 64 and 0.960 at 128 with noise
-0.01 per dimension, where re-ranking the same 100 candidates exactly gives 0.993 and 0.998, so the
-rest is SQ8 mis-ordering near-duplicate replicas (score gaps ~1e-3), an artefact of replication that
-real passages do not have; 0.975 at nprobe 64 with noise 0.03. A hybrid serving process stays near
-1.1 GB with every mapped page resident. The earlier `ivfpq` (IVF-PQ 48-byte codes re-ranked against
+claims as queries; nprobe 128): recall@10 against exact search 0.959 with noise 0.01 per dimension and
+0.983 with noise 0.03; built in ~3 min on 2 cores; the hybrid serving process (BM25 + store + faiss +
+query model) peaks at 768 MB, 911 MB with every mapped page resident; hybrid 18/30 ms p50/p95 at load
+~7. A sweep on such vectors (17.9k real, noise 0.01) gave 0.927/0.947/0.955/0.960 at nprobe 16/32/64/128,
+and re-ranking the same 100 candidates exactly gives 0.963/0.984/0.993/0.998: past 64 probes the
+misses are SQ8 mis-ordering near-duplicate replicas (score gaps ~1e-3), an artefact of replication
+that real passages do not have. The earlier `ivfpq` (IVF-PQ 48-byte codes re-ranked against
 memory-mapped float16 copies: recall@10 0.80 at 1M) can still be built on request (BuildSettings.faiss)
 where memory matters more than recall.
 
