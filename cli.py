@@ -109,7 +109,7 @@ def index_status(
     typer.echo(f"created   {manifest.created}")
     typer.echo(f"sources   {one_line(', '.join(manifest.sources))}")
     typer.echo(f"documents {manifest.counts.documents}   passages {manifest.counts.passages}   vocabulary {manifest.counts.vocabulary}")
-    typer.echo(f"model     {model.name} ({model.dimension} dims, max {model.max_seq_length} tokens, faiss {model.faiss})" if model else "model     none (BM25 only)")
+    typer.echo(f"model     {model.name} ({model.dimension} dims, max {model.max_seq_length} tokens, faiss {model.faiss}{': ' + model.faiss_settings if model.faiss_settings and model.faiss != 'flat' else ''})" if model else "model     none (BM25 only)")
     typer.echo(f"bm25      {manifest.bm25.variant} k1={manifest.bm25.k1} b={manifest.bm25.b}   chunking max {manifest.chunking.max_tokens} tokens")
     typer.echo(f"corpus    sha256 {manifest.corpus_hash[:16]}…")
     hashed = f", {checked.files_hashed} files re-hashed" if verify else " (sizes, counts, contents; --verify re-hashes)"

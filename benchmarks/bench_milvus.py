@@ -9,7 +9,7 @@ Data, as bench_scale.py makes it:
   distinct ids (`<id>~<k>`).
 - Vectors: real MiniLM embeddings of the first `--embed` passages (encoded here once, kept in the work
   folder's embedding cache, or read from `--vectors-from`); every other row gets one of those real
-  vectors plus N(0, 0.01^2) noise per dimension, re-normalised (bench_scale.synth_vectors).
+  vectors plus N(0, 0.01^2) noise per dimension, re-normalised (bench_scale.replicated_vectors).
 - Queries: SciFact test claims, encoded by the index's ONNX query model.
 
 Both backends are served by a fresh process per retriever that opens the index as `rag search` does
@@ -233,6 +233,7 @@ def main() -> None:
     base_vectors, onnx, cache_root, embed_rate = real_vectors(texts, args)
     os.environ["RAG_EMBEDDINGS"] = str(cache_root)  # where a Milvus index finds its query model
     args.vectors_from = str(cache_root)  # bench_scale.build_size's query model
+    args.queries_path = queries_file  # bench_scale.build_size's recall@10 (non-flat sizes)
     from rag.embedding import QueryEncoder
     from rag.index.load import open_index
 
@@ -243,7 +244,7 @@ def main() -> None:
     try:
         for n in (int(x) for x in args.sizes.split(",")):
             started = time.perf_counter()
-            vectors = bench_scale.synth_vectors(n, base_vectors, args.noise)
+            vectors = bench_scale.replicated_vectors(base_vectors, n, args.noise)
             row: dict = {"passages": n}
             # local backend: bench_scale's build (BM25Index, faiss of the size's kind, SQLite store, manifest)
             t0 = time.perf_counter()

