@@ -118,7 +118,9 @@ def choose_documents(best: Sequence[Candidate], ask: Ask, count: int) -> list[st
 def bottom_line(best: Sequence[Candidate], ask: Ask, documents: Sequence[str], settings: SelectionSettings) -> list[Candidate]:
     """The best sentence of the best documents for what was asked; then, while they add what the
     bottom line lacks (question terms it does not have yet) and score close enough, up to two more
-    from other documents or sections."""
+    of the same source or of sources of other kinds. Two questions get their own bottom line: one
+    about a drug of the class she already had (the evidence that excluded patients like her), and
+    "is drug X an option" (`bottom_slots`)."""
     top_documents = set(documents[: settings.bottom_documents])
     pool = [c for c in best if c.document.id in top_documents and _leads(c, ask)]
     if not pool:
@@ -143,7 +145,8 @@ def bottom_line(best: Sequence[Candidate], ask: Ask, documents: Sequence[str], s
         return candidate.relevance * factor
 
     ranked = sorted(pool, key=lambda c: (-value(c), c.order))
-    if ask.same_class and ask.prior_tokens and (ask.intents[:1] or (None,))[0] in (None, "recommendation", "efficacy"):  # does the evidence hold for her? The study that excluded patients like her says
+    if ask.same_class and ask.prior_tokens and _primary(ask) in EXCLUSION_INTENTS:
+        # does the evidence for a drug of the class she had hold for her? The source that excluded patients like her says
         excluded = [c for c in best if c.info.exclusion and c.info.tokens & ask.prior_tokens]
         if excluded:
             return [min(excluded, key=lambda c: (-value(c) if c in pool else 0.0, c.order))]
@@ -178,14 +181,18 @@ def bottom_line(best: Sequence[Candidate], ask: Ask, documents: Sequence[str], s
     return chosen
 
 
-SLOT_INTENTS = (None, "recommendation", "efficacy", "regulatory")
+SLOT_INTENTS = (None, "recommendation", "efficacy", "regulatory")  # what a question asks for slots to answer it
+EXCLUSION_INTENTS = (None, "recommendation", "efficacy")  # ... and for the exclusion to lead (not approval, dosing)
+
+
+def _primary(ask: Ask) -> str | None:
+    return ask.intents[0] if ask.intents else None
 
 
 def _slots_apply(best: Sequence[Candidate], ask: Ask) -> bool:
     """Slots answer "is drug X an option": the question names a drug it is about, asks for guidance, effect
     or approval (or nothing narrower), and the candidates come from more than one kind of source."""
-    primary = ask.intents[0] if ask.intents else None
-    return bool(ask.topic) and primary in SLOT_INTENTS and len({c.kind for c in best}) > 1
+    return bool(ask.topic) and _primary(ask) in SLOT_INTENTS and len({c.kind for c in best}) > 1
 
 
 def _about_topic(candidate: Candidate, ask: Ask) -> bool:
@@ -194,10 +201,12 @@ def _about_topic(candidate: Candidate, ask: Ask) -> bool:
 
 def bottom_slots(first: Candidate, pool: Sequence[Candidate], ask: Ask, settings: SelectionSettings, value) -> list[Candidate]:
     """A bottom line of slots for "is drug X an option": the best positive guideline statement on X (graded
-    ones first; it leads when the best sentence is a "no recommendation" one), the regulators' status of X
-    where a label sentence names two or more regions, the key trial effect of X (survival, never a
-    subgroup); then the best sentence, when it is none of these, while the words last. Each slot is a
-    sentence of a retrieved passage scoring at least `bottom_slot_margin` of the best (never invented)."""
+    ones first), the regulators' status of X where a label sentence names two or more regions (first for
+    an approval question), the key trial effect of X (survival, the whole population before a part, never
+    a subgroup); for a drug of the class she had, the status only. The best sentence leads unless it is
+    a "no recommendation" one or about another drug; a named body's statement comes second; the rest
+    while the words last. Each slot is a sentence of a retrieved passage scoring at least
+    `bottom_slot_margin` of the best (never invented)."""
     floor = settings.bottom_slot_margin * value(first)
     usable = [
         c for c in pool
@@ -226,16 +235,17 @@ def bottom_slots(first: Candidate, pool: Sequence[Candidate], ask: Ask, settings
     other_drug = not _about_topic(first, ask) and (  # names another drug, or one she already had, and not the one asked about
         bool(first.info.tokens & ask.prior_tokens) or (first.features is not None and first.features.drug_match == "other")
     )
-    lead_is_silent = first.info.negative or first.section == "caveats" or other_drug  # or about another drug
-    chosen: list[Candidate] = [] if lead_is_silent and slots else [first]
-    on_topic = not other_drug
-    order = [*slots, first] if on_topic else list(slots)  # a sentence about another drug never joins
-    if chosen == [] and on_topic and first.body in ask.bodies:  # what a body the question names says (even "nothing") comes second
-        order = [*slots[:1], first, *slots[1:]]
+    named = bool(first.body) and first.body in ask.bodies
+    if (first.info.negative or first.section == "caveats" or other_drug) and slots:  # the slots lead
+        chosen: list[Candidate] = []
+        order = list(slots) if other_drug else [*slots[:1], first, *slots[1:]] if named else [*slots, first]
+    else:
+        chosen = [first]
+        order = list(slots)
     for candidate in order:
-        if candidate in chosen or (candidate is not first or first.body not in ask.bodies) and any(
-            candidate.kind == c.kind and candidate.document.id != c.document.id for c in chosen
-        ):
+        if candidate in chosen:
+            continue
+        if not (candidate is first and named) and any(candidate.kind == c.kind and candidate.document.id != c.document.id for c in chosen):
             continue  # one sentence of each kind of source (and what a named body says)
         if sum(map(_words, chosen)) + _words(candidate) > settings.bottom_slot_words:
             continue
