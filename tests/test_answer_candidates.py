@@ -46,3 +46,10 @@ def test_a_passage_that_does_not_end_in_a_lead_in_ignores_what_follows() -> None
     analysis = analyse(passage(0, "Aflibercept is recommended for diabetic macular oedema."), [passage(1, ITEMS[0])])
     assert [s.text for s in analysis.sentences] == ["Aflibercept is recommended for diabetic macular oedema."]
     assert analysis.continued == () and not analysis.sentences[0].spans
+
+
+def test_a_sentence_saying_a_rating_could_not_be_confirmed_gives_no_rating() -> None:
+    rated, unconfirmed = analyse(passage(9, "Aflibercept is a preferred option (category 1). Whether aflibercept is preferred "
+                                           "or other recommended could not be confirmed.")).sentences
+    assert rated.grade is not None
+    assert unconfirmed.negative and unconfirmed.grade is None

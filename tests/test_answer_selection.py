@@ -206,3 +206,20 @@ def test_sections_are_ordered_by_what_was_asked() -> None:
     assert section_order(("dosing",))[0] == "safety"
     assert section_order(("efficacy",))[0] == "evidence"
     assert section_order(())[0] == "recommendation"
+
+
+def test_what_a_named_body_says_on_the_drug_asked_about_comes_before_its_other_statements() -> None:
+    pool = [
+        candidate("nccn suggests surgery for local recurrence", 1.0, doc="nccn", kind="guideline", body="NCCN",
+                  section="recommendation", recommend=True),
+        candidate("whether nccn lists drugx as preferred could not be confirmed", 0.8, doc="nccn", kind="guideline", body="NCCN",
+                  section="caveats", recommend=True, negative=True, order=1),
+    ]
+    ask = Ask(intents=("recommendation",), bodies=("NCCN",), topic=frozenset({"drugx"}), terms={"drugx": 1.0, "nccn": 1.0})
+    pool.append(candidate("nccn recommends chemoradiation first", 0.9, doc="nccn", kind="guideline", body="NCCN",
+                          section="recommendation", recommend=True, order=2))
+    one = SELECTION.model_copy(update={"per_body": 1, "bottom_sentences": 1})
+    selection = select(pool, ask, one, full=True)
+    assert [c.text for c in selection.sections["recommendation"]] == ["whether nccn lists drugx as preferred could not be confirmed"]
+    assert [c.text for c in select(pool, Ask(intents=("recommendation",), bodies=("NCCN",), terms={"nccn": 1.0}), one,
+                                   full=True).sections["recommendation"]] == ["nccn recommends chemoradiation first"]

@@ -123,7 +123,8 @@ def analyse_passage(
                 secondary=bool(cue("secondary").search(text)),
                 dose=bool(cue("dose").search(text)),
                 adverse=bool(cue("adverse").search(text)),
-                grade=classifier.grade_of(text) if document.kind == "guideline" else None,
+                # a sentence saying a rating "could not be confirmed" gives none ("preferred or other recommended?")
+                grade=classifier.grade_of(text) if document.kind == "guideline" and not cue("negative").search(text) else None,
                 line=classifier.line_of(text),
                 dependent=dependent,
                 spans=spans,

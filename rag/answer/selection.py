@@ -261,14 +261,17 @@ def _recommendations(best: Sequence[Candidate], ask: Ask, settings: SelectionSet
     label_cap, label_body_cap = (
         (settings.label_statements_regulatory, settings.per_body + 1) if ask.regulatory else (settings.label_statements, settings.per_body)
     )
+    # a body's statement on the drug asked about first (even "could not be verified"), then its others
+    on_topic = (lambda c: _about_topic(c, ask)) if ask.topic else (lambda c: True)
     for kinds, cap in ((("guideline",), settings.guideline_statements), (("label",), label_cap)):
         pool = [
             c for c in best
-            if c.kind in kinds and c.section in ("recommendation", "algorithm") and not c.superseded
-            and c.relevance >= floor and c.info.recommend and c.text not in taken
+            if c.kind in kinds and not c.superseded and c.relevance >= floor and c.info.recommend and c.text not in taken
+            and (c.section in ("recommendation", "algorithm")
+                 or c.section == "caveats" and bool(c.body) and c.body in ask.bodies and ask.topic and on_topic(c))
         ]
         count = 0
-        for candidate in sorted(pool, key=lambda c: (c.info.negative, c.prior, -c.relevance, c.order)):
+        for candidate in sorted(pool, key=lambda c: (not on_topic(c), c.info.negative, c.prior, -c.relevance, c.order)):
             body = candidate.body or candidate.document.id
             if per_body[body] < (label_body_cap if kinds == ("label",) else settings.per_body) and count < cap:
                 per_body[body] += 1
