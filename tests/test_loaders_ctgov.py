@@ -63,6 +63,8 @@ def test_v2_json_fields_and_results() -> None:
     assert "Drug: Dupilumab (also: REGN668, SAR231893, Dupixent)" in _section(document, "Arms and interventions")
     results = _section(document, "Results", "Primary outcome: Percentage of Participants With a Positive Response (≥4-Fold Increase) to Tetanus Toxoid (the Adacel [Tdap] Vaccine) at Week 16")
     assert "Placebo qw: 83.7 (n=92); Dupilumab 300 mg qw: 83.3 (n=90)." in results
+    # a row without a label of its own names its measure, so the sentence stands alone on an answer page
+    assert "(the Adacel [Tdap] Vaccine) at Week 16: Placebo qw: 83.7 (n=92)" in results
     assert "Placebo qw: deaths 0/97, serious 0/97, other 29/97" in _section(document, "Results", "Adverse events")
     # Markdown escapes of the v2 text fields are undone
     assert "[Eichenfeld 2004]" in _section(document, "Eligibility") and "\\[" not in _section(document, "Eligibility")

@@ -548,6 +548,9 @@ def _event_lines(name: str, lines: list[str]) -> list[str]:
     return [f"{name} (affected/at risk): " + "; ".join(shown) + rest]
 
 
+TITLED_ROW_WORDS = 30  # a result row without a label of its own starts with its measure's title up to this long
+
+
 def _measure_blocks(measure: Measure) -> list[str]:
     header = []
     if measure.time_frame:
@@ -563,8 +566,9 @@ def _measure_blocks(measure: Measure) -> list[str]:
             name = measure.groups.get(group_id, group_id)
             n = measure.analyzed.get(group_id)
             parts.append(f"{name}: {value}" + (f" (n={n})" if n else ""))
-        if parts:
-            blocks.append((f"{label}: " if label else "") + "; ".join(parts) + ".")
+        if parts:  # a row names its measure when it has no label of its own: "EASI-75 at week 16: Placebo: 19.6 (n=97); …"
+            head = label or (measure.title if len(measure.title.split()) <= TITLED_ROW_WORDS else "")
+            blocks.append((f"{head}: " if head else "") + "; ".join(parts) + ".")
     blocks.extend(measure.analyses)
     if measure.population:
         blocks.append(f"Population: {measure.population}")
