@@ -47,7 +47,8 @@ def test_legacy_xml_results() -> None:
     primary = _section(document, "Results", "Primary outcome: Number of Randomized Participants Achieving Clinical Remission at Week 56 - Non-Responder Imputation (NRI)")
     # the XML's measurement_list: 6/18, 9/19, 12/18 remitters
     assert "Placebo: 6 (n=18); DB Adalimumab 40 mg Every Other Week (Eow): 9 (n=19); DB Adalimumab 40 mg Every Week (ew): 12 (n=18)." in primary
-    assert "Analysis: Placebo vs DB Adalimumab 40 mg Every Other Week (Eow) vs DB Adalimumab 40 mg Every Week (ew)" in primary
+    assert ("Analysis of Number of Randomized Participants Achieving Clinical Remission at Week 56 - Non-Responder Imputation (NRI): "
+            "Placebo vs DB Adalimumab 40 mg Every Other Week (Eow) vs DB Adalimumab 40 mg Every Week (ew)") in primary
     assert "Overall Study - STARTED: DB Placebo: 18" in _section(document, "Results", "Participant flow")
     assert "Total, serious adverse events: DB Placebo 2/18" in _section(document, "Results", "Adverse events")
 

@@ -548,7 +548,7 @@ def _event_lines(name: str, lines: list[str]) -> list[str]:
     return [f"{name} (affected/at risk): " + "; ".join(shown) + rest]
 
 
-TITLED_ROW_WORDS = 30  # a result row without a label of its own starts with its measure's title up to this long
+TITLED_ROW_WORDS = 30  # a result row without a label, or an analysis, names its measure's title up to this long
 
 
 def _measure_blocks(measure: Measure) -> list[str]:
@@ -569,7 +569,8 @@ def _measure_blocks(measure: Measure) -> list[str]:
         if parts:  # a row names its measure when it has no label of its own: "EASI-75 at week 16: Placebo: 19.6 (n=97); …"
             head = label or (measure.title if len(measure.title.split()) <= TITLED_ROW_WORDS else "")
             blocks.append((f"{head}: " if head else "") + "; ".join(parts) + ".")
-    blocks.extend(measure.analyses)
+    titled = len(measure.title.split()) <= TITLED_ROW_WORDS  # "Analysis of <measure>: A vs B, hazard ratio …"
+    blocks.extend(a.replace("Analysis: ", f"Analysis of {measure.title}: ", 1) if titled and measure.title else a for a in measure.analyses)
     if measure.population:
         blocks.append(f"Population: {measure.population}")
     return [b for b in blocks if b]
