@@ -45,3 +45,12 @@ def test_every_passage_is_found_first_by_its_own_text(default_corpus_index: Inde
         if not hits or hits[0].passage_id != passage.id:
             missed.append(f"{passage.id} -> {hits[0].passage_id if hits else None}")
     assert not missed, f"{len(missed)} passages not first for their own text:\n" + "\n".join(missed[:20])
+
+
+def test_no_passage_shows_an_internal_document_id(default_corpus_index: Index) -> None:
+    """A statement quotes its passage: a document id in passage text ('see esmo-cervical-2017') would reach the page."""
+    ids = [p.stem for p in CORPUS.rglob("*.md")]  # each document's id is its file name
+    assert len(ids) == default_corpus_index.manifest.counts.documents
+    texts = [p.text for p in default_corpus_index.store.by_rows(list(range(default_corpus_index.manifest.counts.passages)))]
+    shown = sorted({i for i in ids for t in texts if i in t and len(i) > 12})
+    assert not shown, shown
