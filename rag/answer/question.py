@@ -27,17 +27,19 @@ TYPO_CUTOFF = 0.84
 INTENT_ORDER = ("dosing", "safety", "regulatory", "subgroup", "eligibility", "design", "screening", "efficacy", "recommendation")
 
 
-def _intents(text: str, knowledge) -> tuple[str, ...]:
+def _intents(text: str, knowledge: Knowledge) -> tuple[str, ...]:
     """What the question asks for, in INTENT_ORDER: first what its asking sentences (those ending in "?")
     ask, then what only the case description names ("PD-L1 not tested. Is X an option?" asks for a
     recommendation, not about testing)."""
-    found = lambda part: [n for n in INTENT_ORDER if n in knowledge.intents and knowledge.intents[n][0].search(part)]  # noqa: E731
+
+    def found(part: str) -> list[str]:
+        return [n for n in INTENT_ORDER if n in knowledge.intents and knowledge.intents[n][0].search(part)]
+
     sentences = re.split(r"(?<=[.?!])\s+", text.strip())
     asking = " ".join(s for s in sentences if s.endswith("?"))
-    if not asking or len(asking) == len(" ".join(sentences)):
+    if not asking or len(asking) == len(" ".join(sentences)):  # no question mark, or nothing but questions
         return tuple(found(text))
-    first = found(asking)
-    return tuple(dict.fromkeys([*first, *found(text)]))
+    return tuple(dict.fromkeys([*found(asking), *found(text)]))
 
 
 @dataclass(frozen=True)
