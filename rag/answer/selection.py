@@ -121,7 +121,9 @@ def bottom_line(best: Sequence[Candidate], ask: Ask, documents: Sequence[str], s
     of the same source or of sources of other kinds. Two questions get their own bottom line: one
     about a drug of the class she already had (the evidence that excluded patients like her), and
     "is drug X an option" (`bottom_slots`)."""
-    top_documents = set(documents[: settings.bottom_documents])
+    top_documents = set(documents[: settings.bottom_documents]) | {  # and what a body the question names says
+        c.document.id for c in best if c.body and c.body in ask.bodies and not c.superseded
+    }
     pool = [c for c in best if c.document.id in top_documents and _leads(c, ask)]
     if not pool:
         pool = [c for c in best if _leads(c, ask)]
