@@ -53,3 +53,10 @@ def test_a_sentence_saying_a_rating_could_not_be_confirmed_gives_no_rating() -> 
                                            "or other recommended could not be confirmed.")).sentences
     assert rated.grade is not None
     assert unconfirmed.negative and unconfirmed.grade is None
+
+
+def test_a_sentence_about_what_the_text_covers_is_background_not_guidance() -> None:
+    scope, guidance = analyse(passage(10, "Recommendations in this section that cover aflibercept refer to the drug class. "
+                                         "Aflibercept is recommended for diabetic macular oedema.")).sentences
+    assert (scope.section, scope.role) == ("evidence", "background")  # never a bottom line (background does not lead)
+    assert guidance.section == "recommendation"

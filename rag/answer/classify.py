@@ -58,6 +58,8 @@ class Classifier:
         found = self.heading_role(path)
         role, by_heading = found if found else (None, None)
         result = bool(self.cue("result").search(sentence))
+        if self.cue("scope").search(sentence):  # "Recommendations in this section refer to …": what the text covers, not guidance
+            return Placement("evidence", "background")
         if self.cue("caveats").search(sentence) or by_heading == "caveats":
             return Placement("caveats", role)
         if by_heading == "safety":

@@ -20,7 +20,7 @@ from rag.errors import CorpusError
 
 VOCABULARY_FILE = Path(__file__).with_name("vocabulary.yaml")
 FIELD_FILE = "field.yaml"
-SectionCue = Literal["caveats", "adverse", "dose", "result", "recommend", "negative", "subgroup", "secondary", "survival", "exclusion", "effect", "whole"]
+SectionCue = Literal["caveats", "adverse", "dose", "result", "recommend", "negative", "subgroup", "secondary", "survival", "exclusion", "effect", "whole", "scope"]
 
 
 def _check_regex(value: str) -> str:
