@@ -185,6 +185,15 @@ def chunk_corpus(
     return passages, texts, chunking, model_dir
 
 
+def field_knowledge(settings: BuildSettings, sources: Sequence[Path]) -> tuple[Knowledge, Path | None]:
+    """The package's vocabulary with the corpus's field file (`--profile`, else a field.yaml at a source
+    root), and that file's path; a --profile path that is not a file is refused."""
+    field_path = settings.profile or find_field_file(list(sources))
+    if field_path is not None and not field_path.is_file():
+        raise CorpusError(f"{field_path}: no such field profile file; pass an existing --profile path")
+    return Knowledge(load_vocabulary(), read_field_file(field_path) if field_path else None), field_path
+
+
 def _build_into(
     folder: Path,
     index_root: Path,
@@ -214,10 +223,7 @@ def _build_into(
         model_info, reused, embedded = _build_dense(folder, index_root, texts, settings, model_dir, progress, ray=ray)
 
     progress.stage("field profile", None)
-    field_path = settings.profile or find_field_file(list(sources))
-    if field_path is not None and not field_path.is_file():
-        raise CorpusError(f"{field_path}: no such field profile file; pass an existing --profile path")
-    knowledge = Knowledge(load_vocabulary(), read_field_file(field_path) if field_path else None)
+    knowledge, field_path = field_knowledge(settings, sources)
     profile = build_profile(folder, documents, passages, knowledge=knowledge, tokenize=tokenize, field_file=field_path)
 
     progress.stage("passage store", None)

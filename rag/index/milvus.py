@@ -272,10 +272,9 @@ def build_milvus_index(
     """Read, chunk and embed as a local build does (the embedding cache under `cache_root` is shared
     with local builds), then write the passages, BM25 terms and vectors into Milvus."""
     from rag.embedding import PassageEncoder, max_seq_length
-    from rag.index.build import BuildReport, _Silent, chunk_corpus, corpus_hash, embed_texts, read_corpus
+    from rag.index.build import BuildReport, _Silent, chunk_corpus, corpus_hash, embed_texts, field_knowledge, read_corpus
     from rag.index.embcache import model_slug
     from rag.index.querymodel import ensure_query_model
-    from rag.knowledge import Knowledge, find_field_file, load_vocabulary, read_field_file
     from rag.profile.build import build_profile
     from rag.profile.model import PROFILE_TABLES
     from rag.profile.store import ProfileStore
@@ -307,12 +306,7 @@ def build_milvus_index(
                                faiss=f"milvus:{index_type.lower()}")
 
     progress.stage("field profile", None)
-    field_path = settings.profile or find_field_file(list(sources))
-    if field_path is not None and not field_path.is_file():
-        from rag.errors import CorpusError
-
-        raise CorpusError(f"{field_path}: no such field profile file; pass an existing --profile path")
-    knowledge = Knowledge(load_vocabulary(), read_field_file(field_path) if field_path else None)
+    knowledge, field_path = field_knowledge(settings, sources)
     with tempfile.TemporaryDirectory(prefix="rag-profile-") as folder:
         summary = build_profile(Path(folder), documents, passages, knowledge=knowledge, tokenize=tokenize, field_file=field_path)
         store = ProfileStore(Path(folder))
