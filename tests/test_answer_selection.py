@@ -223,3 +223,12 @@ def test_what_a_named_body_says_on_the_drug_asked_about_comes_before_its_other_s
     assert [c.text for c in selection.sections["recommendation"]] == ["whether nccn lists drugx as preferred could not be confirmed"]
     assert [c.text for c in select(pool, Ask(intents=("recommendation",), bodies=("NCCN",), terms={"nccn": 1.0}), one,
                                    full=True).sections["recommendation"]] == ["nccn recommends chemoradiation first"]
+
+
+def test_a_sentence_pinned_to_another_qualifier_value_does_not_join_the_bottom_line() -> None:
+    answer = candidate("stage ii: adjuvant chemotherapy is recommended", 1.0, doc="g", kind="guideline", recommend=True)
+    other = candidate("stage ia: adjuvant chemotherapy is not recommended", 0.9, doc="g", kind="guideline", recommend=True, order=1)
+    pinned = replace(other, features=Features(overlap=0.5, context_overlap=0.0, position=0, document_rank=0, qualifier_conflict=True))
+    ask = Ask(terms={"adjuvant": 1.0, "chemotherapy": 1.0})
+    assert [c.text for c in bottom_line([answer, other], ask, ["g"], SELECTION)] == [answer.text, other.text]
+    assert [c.text for c in bottom_line([answer, pinned], ask, ["g"], SELECTION)] == [answer.text]

@@ -207,6 +207,7 @@ class Asker:
             if document is None:
                 continue
             analysis = self.analysis(passage, document)
+            title_values = qualifier_values(document.title, self.knowledge.qualifier)  # where the sentence pins none itself
             body = bodies.get(document.id)
             region = self.knowledge.body_region(body) if body else None
             design = self.design(document)
@@ -244,7 +245,7 @@ class Asker:
                     asked_overlap=len(asked_terms & (tokens | analysis.headings)) / len(asked_terms) if asked_terms else 0.0,
                     density=len(matched) / len(tokens) if tokens else 0.0,
                     dense=gathered.dense_scores.get(passage.id, 0.0),
-                    qualifier_conflict=(bool(qualified) and conflicts(qualified, qualifier_values(f"{info.text} {document.title}", self.knowledge.qualifier)))
+                    qualifier_conflict=(bool(qualified) and conflicts(qualified, {**title_values, **qualifier_values(info.text, self.knowledge.qualifier)}))
                     or population_conflict(asked_groups, populations(f"{info.text} {document.title}", population_words)),
                     answer_form=sum(bool(f.search(info.text) or f.search(analysis.heading_text)) for f in forms) / len(forms) if forms else 0.0,
                     position=position,

@@ -164,6 +164,8 @@ def bottom_line(best: Sequence[Candidate], ask: Ask, documents: Sequence[str], s
         for candidate in ranked[1:]:
             if candidate in chosen or value(candidate) < settings.bottom_second * first:
                 continue
+            if candidate.features is not None and candidate.features.qualifier_conflict:
+                continue  # a rule for stage IA beside the stage II answer answers another question
             if words + _words(candidate) > settings.bottom_words:
                 continue
             gain = sum(w for t, w in ask.terms.items() if t in candidate.info.tokens and t not in have) / total
