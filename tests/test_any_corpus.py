@@ -43,6 +43,12 @@ QUESTIONS = [
     ("cemiplimab after platinum in recurrent cervical cancer: what do NCCN and ESMO say?", "abstain"),
     ("tirzepatide weekly dose for obesity?", "abstain"),
     ("How do I change a car tyre?", "abstain"),
+    # the class word inside a drug's name ("insulin" of "insulin degludec") does not hide that the drug leads
+    ("insulin degludec vs glargine for T1DM: which basal insulin?", "abstain"),
+    # a results question needs a best document about the condition, not an exclusion criterion naming it
+    ("certolizumab pegol in Crohn's disease: remission rate at week 26?", "abstain"),
+    # a named condition keeps its compound modifier: pneumonia in exclusion criteria is not community-acquired pneumonia
+    ("What's the recommended empiric antibiotic for an outpatient adult with community-acquired pneumonia?", "abstain"),
 ]
 
 

@@ -115,6 +115,11 @@ class Asker:
             items.append(after)
         return items
 
+    def _topic_tokens(self, document: Document) -> frozenset[str]:
+        """The words of what a document says it is about: its title and declared conditions."""
+        facets = document.facets
+        return frozenset(self.index.tokenize(" ".join([document.title, *facets.get("conditions", []), *facets.get("mesh", [])])))
+
     def design(self, document: Document) -> str:
         """Study design from the title and first passage: phase3 (randomized), phase2, other; none for
         guidelines and labels."""
@@ -147,7 +152,10 @@ class Asker:
         seen = set().union(*(a.context | frozenset().union(*(s.tokens for s in a.sentences)) for a in analyses)) if analyses else set()
         coverage = term_coverage(self.terms(prepared.normalized, known_numbers_only=True), seen)
         token_sets = [frozenset().union(*(s.tokens for s in a.sentences)) if a.sentences else frozenset() for a in analyses]
-        covered, uncovered = uncovered_conditions(prepared, self.knowledge, self.profile, self.index.tokenize, token_sets, settings)
+        topics = [self._topic_tokens(top_docs[d]) for d in list(dict.fromkeys(p.doc_id for p in top))[: settings.results_documents + 2]]
+        covered, uncovered = uncovered_conditions(
+            prepared, self.knowledge, self.profile, self.index.tokenize, token_sets, settings, top_topics=topics
+        )
         verdict = decide(
             prepared, has_hits=bool(gathered.fused), coverage=coverage, top_dense=gathered.top_dense,
             covered=covered, uncovered=uncovered, scope=self.scope, settings=settings,

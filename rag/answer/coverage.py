@@ -20,6 +20,9 @@ from rag.knowledge import Knowledge
 from rag.profile.conditions import specific_words
 from rag.profile.store import ProfileStore
 
+RESULT_ROLES = (None, "result", "conclusion")
+RESULT_INTENTS = ("efficacy",)  # a question about results: a condition must be what a document is about
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -45,12 +48,19 @@ def uncovered_conditions(
     tokenize: Callable[[str], list[str]],
     top_token_sets: list[frozenset[str]],
     settings: AbstainSettings,
+    top_topics: list[frozenset[str]] | None = None,
 ) -> tuple[list[str], list[str]]:
     """(covered, uncovered) conditions of the question. A condition is covered when the corpus is about
     it (most of its words name documents' topics) or enough of the best passages name it; a question
     anchored on something the corpus has (a drug or trial it names) needs only one best passage naming
-    the condition ("latent TB" in that trial's exclusion criteria)."""
-    anchored = bool(question.drugs or (set(question.trials) - set(question.unknown_trials)))
+    the condition ("latent TB" in that trial's exclusion criteria). A question about the results of a
+    drug or trial in a condition needs a best document about that condition (`top_topics`: the words of
+    the best documents' titles and declared conditions): certolizumab's axSpA trial says nothing of its
+    effect in Crohn's disease, though the corpus holds another Crohn's trial. A condition many documents
+    are about (the corpus's field) needs no such document."""
+    named_anchor = bool(question.drugs or (set(question.trials) - set(question.unknown_trials)))
+    results = named_anchor and question.asks(*RESULT_INTENTS) and top_topics is not None
+    anchored = named_anchor and not question.asks(*RESULT_INTENTS)
     covered: list[str] = []
     uncovered: list[str] = []
     for condition in question.conditions:
@@ -58,14 +68,14 @@ def uncovered_conditions(
         if not tokens:
             continue
         topic = profile.topic_documents(tokens)
-        in_topic = sum(topic.get(t, 0) > 0 for t in tokens) * 2 >= len(tokens)  # most of what names it
+        naming = [t for t in tokens if not t.isdigit()] or tokens
+        in_topic = sum(topic.get(t, 0) > 0 for t in naming) * 2 > len(naming)  # most of what names it
         share = sum(all(t in s for t in tokens) for s in top_token_sets) / len(top_token_sets) if top_token_sets else 0.0
         named = share >= settings.condition_passage_share or (anchored and share > 0)
+        if results and max(topic.get(t, 0) for t in naming) < settings.field_condition_documents:
+            in_topic = any(all(t in topics for t in naming) for topics in top_topics or [])
         (covered if in_topic or named else uncovered).append(condition)
     return covered, uncovered
-
-
-RESULT_ROLES = (None, "result", "conclusion")
 
 
 def reports_results(candidates, *, documents: int) -> bool:

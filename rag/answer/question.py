@@ -42,6 +42,16 @@ def _intents(text: str, knowledge: Knowledge) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*found(asking), *found(text)]))
 
 
+def _conditions(lowered: str, rewritten: str, expansions: list[str], knowledge: Knowledge) -> tuple[str, ...]:
+    """Condition phrases, with shorthand read in place ("cervical ca ... vs chemo" is cervical cancer, never
+    "chemo cancer"). A modifier the question itself does not write ("multidrug-resistant" of "MDR-TB") is
+    dropped: the corpus may write the shorthand too."""
+    found = condition_phrases("; ".join([rewritten, *(e.lower() for e in expansions)]), knowledge, diseases_only=True)
+    names = {n.lower() for n in knowledge.vocabulary.conditions.names}
+    kept = [c.split()[-1] if c.split()[-1] in names and " " in c and c not in lowered else c for c in found]
+    return tuple(dict.fromkeys(kept))
+
+
 @dataclass(frozen=True)
 class Question:
     """A question prepared for every later stage."""
@@ -212,7 +222,11 @@ def prepare_question(
     # the drug the question is about is not in the index: the first drug or class it names is one the index lacks
     # ("must the checkpoint inhibitor be stopped? she is on levothyroxine": the class leads, the drug is context)
     named_at = [(position, name in unknown) for position, _, name, present in found if present or name in unknown]
-    named_at += [(position, False) for name, position, _ in class_spans if name.lower() in known_classes]
+    drug_spans = [(position, position + len(gram)) for position, gram, _, _ in found]
+    named_at += [  # "insulin degludec": the class word inside a drug's name does not lead
+        (position, False) for name, position, _ in class_spans
+        if name.lower() in known_classes and not any(a <= position < b for a, b in drug_spans)
+    ]
     leading_unknown = bool(named_at) and min(named_at)[1]
 
     # trials named
@@ -263,8 +277,7 @@ def prepare_question(
         class_members=members,
         bodies=bodies,
         regions=regions,
-        # shorthand read in place ("cervical ca ... vs chemo" is cervical cancer, never "chemo cancer")
-        conditions=tuple(condition_phrases("; ".join([rewritten, *(e.lower() for e in expansions)]), knowledge, diseases_only=True)),
+        conditions=_conditions(lowered, rewritten, expansions, knowledge),
         trials=trials,
         unknown_trials=unknown_trials,
         intents=intents,

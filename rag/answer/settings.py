@@ -39,6 +39,11 @@ class AbstainSettings(_Settings):
     results_documents: int = Field(
         default=1, ge=1, description="A question about results abstains when none of the best this-many study documents reports any."
     )
+    field_condition_documents: int = Field(
+        default=3, ge=1,
+        description="A question about the results of a drug or trial in a condition that fewer than this many documents are "
+        "about (by title or declared conditions) needs one of its best documents to be about that condition.",
+    )
     condition_passage_share: float = Field(
         default=0.2,
         description="A condition the question names that no title or declared condition carries is still covered when at "

@@ -70,6 +70,9 @@ def condition_phrases(text: str, knowledge: Knowledge, *, diseases_only: bool = 
             phrase = " ".join([*before, word, *after])
             if specific_words(phrase, knowledge):
                 found.append(phrase)
-        elif word in names or (not diseases_only and len(word) >= 6 and word.endswith(suffixes) and word not in generic):
+        elif word in names:  # a named condition keeps a compound modifier: "community-acquired pneumonia"
+            modifier = words[i - 1][0] if i and not boundary[i] else ""
+            found.append(f"{modifier} {word}" if "-" in modifier.strip("-") and specific_words(modifier, knowledge) else word)
+        elif not diseases_only and len(word) >= 6 and word.endswith(suffixes) and word not in generic:
             found.append(word)
     return list(dict.fromkeys(found))
