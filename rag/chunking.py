@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from rag.models import Document, Passage
 from rag.sentences import iter_units
 
-CHUNKER_VERSION = 3  # 2: paragraph and list-item breaks kept in passage text; 3: clause cuts fit with their mark, linear cutting
+CHUNKER_VERSION = 4  # 2: paragraph and list-item breaks kept in passage text; 3: clause cuts fit with their mark, linear cutting;
+# 4: a bracketed note after a sentence's end (a guideline's rating) stays with that sentence
 SPECIAL_TOKENS = 2  # [CLS] … [SEP]
 # Longest passage, in characters per model token of budget: prose runs at ~4-6 characters a token,
 # so only runs a tokenizer collapses (a 100-letter "word" is one [UNK]) or drops (control characters)

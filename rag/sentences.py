@@ -22,6 +22,9 @@ ABBREVIATIONS: frozenset[str] = frozenset(
 
 _BOUNDARY = re.compile(r"[.!?][\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9•\-–])")
 _WORD_BEFORE = re.compile(r"(?<![A-Za-z0-9])([A-Za-z][A-Za-z.]*)$")  # a whole word: "q3w." and "2L." end sentences
+# A short bracketed note right after a sentence's end, before the next sentence or the end of the text:
+# a guideline's rating ("(Weak for; Reviewed)", "[Quality of Evidence: High]", "(1|+++O)").
+_TRAILING_NOTE = re.compile(r"\s*[(\[][^()\[\]\n]{1,80}[)\]]\.?(?=\s+[\"'“‘(\[]?[A-Z0-9•\-–]|\s*$)")
 # The word before a period is looked for in this many characters before it: enough for every
 # abbreviation (a longer word is never one), and it keeps the look-up O(1) instead of a scan from
 # the start of the text, which made splitting quadratic (~25 s for 1 MB of one paragraph).
@@ -50,9 +53,12 @@ def iter_sentence_spans(text: str) -> Iterator[tuple[int, int]]:
     """`sentence_spans`, one at a time (linear in the length of `text`)."""
     start = 0
     for match in _BOUNDARY.finditer(text):
-        if _is_abbreviation(text, match.start()):
+        if match.start() < start or _is_abbreviation(text, match.start()):
             continue
         end = match.end()
+        trailing = _TRAILING_NOTE.match(text, end)
+        if trailing:  # "… is recommended. (B recommendation)": the rating belongs to the sentence before it
+            end = trailing.end()
         span = _strip_span(text, start, end)
         if span[0] < span[1]:
             yield span

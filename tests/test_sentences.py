@@ -79,3 +79,15 @@ def test_generated_sentences_split_back(word_lists: list[list[str]]) -> None:
     word + '.', come back exactly: no abbreviation inside a sentence causes a split."""
     sentences = [" ".join(["Then", *words, "done."]) for words in word_lists]
     assert split_sentences(" ".join(sentences)) == sentences
+
+
+def test_a_bracketed_rating_after_a_sentence_stays_with_it() -> None:
+    text = "The Task Force recommends weight loss before pregnancy. (1|+++O) The Task Force recommends testing at 24 weeks. (2|++OO)"
+    assert split_sentences(text) == [
+        "The Task Force recommends weight loss before pregnancy. (1|+++O)",
+        "The Task Force recommends testing at 24 weeks. (2|++OO)",
+    ]
+    rated = "A clinician may recommend bariatric surgery. [Quality of Evidence: Moderate, Strength of Recommendation: Weak]"
+    assert split_sentences(rated) == [rated]
+    # a bracket that opens the next sentence stays with that sentence
+    assert split_sentences("Median OS was 12.0 months. (Figure 2) shows the curves.") == ["Median OS was 12.0 months.", "(Figure 2) shows the curves."]
