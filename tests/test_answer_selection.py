@@ -107,6 +107,19 @@ def test_a_named_body_leads_the_bottom_line() -> None:
     assert bottom_line(pool, ask, choose_documents(pool, ask, 6), SELECTION)[0].body == "ESMO"
 
 
+def test_what_a_named_body_says_leads_even_when_another_source_scores_far_higher() -> None:
+    pool = [
+        replace(candidate("nice offers a 75 g ogtt at 24 to 28 weeks", 1.6, doc="nice", kind="guideline", body="NICE",
+                          recommend=True, section="recommendation"), bottom_score=2.0),
+        replace(candidate("who: diagnose gdm on any one of these values", 0.9, doc="who", kind="guideline", body="WHO", rank=4,
+                          recommend=True, section="recommendation"), bottom_score=-1.0),
+    ]
+    ask = Ask(bodies=("WHO",), terms={"ogtt": 1.0})
+    assert bottom_line(pool, ask, choose_documents(pool, ask, 1), SELECTION)[0].body == "WHO"
+    ask = Ask(terms={"ogtt": 1.0})  # no body named: the better sentence leads
+    assert bottom_line(pool, ask, choose_documents(pool, ask, 1), SELECTION)[0].body == "NICE"
+
+
 def test_a_second_bottom_line_sentence_must_add_what_the_first_lacks() -> None:
     first = candidate("bevacizumab fistula warning", 1.0, doc="label", section="safety")
     repeat = candidate("bevacizumab fistula warning again", 0.95, doc="other", section="safety", order=1)

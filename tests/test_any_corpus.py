@@ -86,3 +86,14 @@ def test_the_profile_is_learned_from_the_documents(asker) -> None:
     assert any("diabetes" in c.name for c in profile.conditions)
     # brands the sources name (CT.gov other names) resolve to the corpus's drug
     assert asker.prepare("Dupixent and vaccine responses").drugs == ("dupilumab",)
+
+
+def test_a_list_item_comes_with_its_lead_in_and_a_named_body_leads(asker) -> None:
+    question = "WHO thresholds for diagnosing gestational diabetes on a 75 g OGTT"
+    prepared = asker.prepare(question)
+    texts = [c.text for c in asker.candidates(prepared, asker.gather(prepared))]
+    # WHO's criteria are list items after "… based on any 1 of the following values:": never an item alone
+    criteria = [t for t in texts if "5.1–6.9 mmol/l" in t]
+    assert criteria and all("following values:" in t for t in criteria), criteria
+    answer = asker.ask(question)
+    assert {s.body for s in answer.bottom_line.statements} == {"WHO"}  # what the body named says

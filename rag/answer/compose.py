@@ -101,6 +101,22 @@ class Asker:
             self._analysis[passage.id] = cached
         return cached
 
+    def _lead_in(self, passage: Passage) -> Passage | None:
+        """The passage whose lead-in colon a list-item passage completes ("… should initiate insulin therapy for
+        patients:" before "• Whose HbA1c is >9%"), when the item is among the items that lead-in takes: an item
+        alone says nothing of what it is a condition for."""
+        if not LIST_ITEM.match(passage.text):
+            return None
+        before = [p for p in self.index.store.passages_of(passage.doc_id) if p.ordinal < passage.ordinal][-MAX_LIST_ITEMS:]
+        for back in reversed(before):
+            if back.section != passage.section:
+                return None
+            if back.text.rstrip().endswith(":"):
+                return back
+            if not LIST_ITEM.match(back.text):
+                return None
+        return None
+
     def _list_after(self, passage: Passage) -> list[Passage]:
         """The list items that follow a passage ending in a lead-in colon, when the source kept each item as
         a passage of its own (the same section, up to MAX_LIST_ITEMS, while they read as list items)."""
@@ -210,10 +226,11 @@ class Asker:
         asked_groups = populations(asked_text, population_words)
         out: list[Candidate] = []
         seen: set[str] = set()
-        for position, passage in gathered.ranked:
-            document = gathered.documents.get(passage.doc_id)
+        for position, hit in gathered.ranked:
+            document = gathered.documents.get(hit.doc_id)
             if document is None:
                 continue
+            passage = self._lead_in(hit) or hit
             analysis = self.analysis(passage, document)
             title_values = qualifier_values(document.title, self.knowledge.qualifier)  # where the sentence pins none itself
             body = bodies.get(document.id)
@@ -252,7 +269,7 @@ class Asker:
                     aspect_overlap=found_aspect / aspect_total if aspect_total else 0.0,
                     asked_overlap=len(asked_terms & (tokens | analysis.headings)) / len(asked_terms) if asked_terms else 0.0,
                     density=len(matched) / len(tokens) if tokens else 0.0,
-                    dense=gathered.dense_scores.get(passage.id, 0.0),
+                    dense=gathered.dense_scores.get(hit.id, 0.0),
                     qualifier_conflict=(bool(qualified) and conflicts(qualified, {**title_values, **qualifier_values(info.text, self.knowledge.qualifier)}))
                     or population_conflict(asked_groups, populations(f"{info.text} {document.title}", population_words)),
                     answer_form=sum(bool(f.search(info.text) or f.search(analysis.heading_text)) for f in forms) / len(forms) if forms else 0.0,

@@ -125,6 +125,8 @@ def bottom_line(best: Sequence[Candidate], ask: Ask, documents: Sequence[str], s
         c.document.id for c in best if c.body and c.body in ask.bodies and not c.superseded
     }
     pool = [c for c in best if c.document.id in top_documents and _leads(c, ask)]
+    said = [c for c in pool if c.body and c.body in ask.bodies]  # "WHO thresholds for GDM": what WHO says leads
+    pool = said or pool
     if not pool:
         pool = [c for c in best if _leads(c, ask)]
     if not pool:  # everything is about what she already had: say what is known of it, never recommend it again
