@@ -120,6 +120,35 @@ def test_what_a_named_body_says_leads_even_when_another_source_scores_far_higher
     assert bottom_line(pool, ask, choose_documents(pool, ask, 1), SELECTION)[0].body == "NICE"
 
 
+def test_documents_far_below_the_best_are_not_quoted_unless_a_named_body_wrote_them() -> None:
+    pool = [candidate("best", 1.0, doc="a"), candidate("close", 0.8, doc="b"), candidate("far", 0.5, doc="c", body="WHO")]
+    assert choose_documents(pool, Ask(), 6, 0.7) == ["a", "b"]
+    assert choose_documents(pool, Ask(bodies=("WHO",)), 6, 0.7) == ["a", "b", "c"]
+    assert choose_documents(pool, Ask(), 6) == ["a", "b", "c"]
+
+
+def test_the_answering_study_s_effect_estimate_comes_before_other_documents_word_matches() -> None:
+    pool = [
+        candidate("severe hypoglycaemia was associated with dementia in older type 2 diabetes", 1.0, doc="lead", kind="abstract",
+                  section="evidence"),
+        candidate("older adults with dementia exercised", 0.7, doc="other", kind="abstract", section="evidence", order=1),
+        candidate("one episode hr 1.26 (95% ci 1.10-1.49)", 0.45, doc="lead", kind="abstract", section="evidence", order=2,
+                  effect=True, result=True),
+    ]
+    def page(lift: float) -> list[str]:
+        chosen = select(pool, Ask(terms={"dementia": 1.0}), replace_settings(document_floor=0.0, lead_results=lift, bottom_sentences=1))
+        return [c.text for c in [*chosen.bottom, *chosen.sections["evidence"]]]
+
+    lifted, plain = page(0.8), page(0.0)
+    effect, other = "one episode hr 1.26 (95% ci 1.10-1.49)", "older adults with dementia exercised"
+    assert lifted.index(effect) < lifted.index(other), lifted
+    assert effect not in plain or plain.index(other) < plain.index(effect), plain
+
+
+def replace_settings(**changes) -> SelectionSettings:
+    return SELECTION.model_copy(update=changes)
+
+
 def test_a_second_bottom_line_sentence_must_add_what_the_first_lacks() -> None:
     first = candidate("bevacizumab fistula warning", 1.0, doc="label", section="safety")
     repeat = candidate("bevacizumab fistula warning again", 0.95, doc="other", section="safety", order=1)

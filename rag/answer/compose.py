@@ -188,10 +188,11 @@ class Asker:
         selection = select(candidates, ask, self.settings.selection, full=full)
         quoted = set(selection.documents)
         shown = [*selection.bottom, *(c for items in selection.sections.values() for c in items)]
+        notes = self._superseded_notes(gathered, {c.text for c in candidates if c.document.id in quoted})
         extras = Extras(
             lead_gaps=verdict.lead_gaps,
-            caveats=self._superseded_notes(gathered, {c.text for c in candidates if c.document.id in quoted}),
-            gaps=self._gaps(prepared, {c.body for c in shown if c.body}),
+            caveats=notes,
+            gaps=self._gaps(prepared, {c.body for c in [*shown, *notes] if c.body}),  # a body the page cites has no gap
             related=related_questions(prepared, self.knowledge),
         )
         return assemble(prepared.text, selection, extras, body_kind=self.knowledge.body_kind, exclusions=selection.exclusions,

@@ -216,7 +216,7 @@ class _Page:
                 f'<div class="quote"><blockquote>{text(loc.quote)}</blockquote></div></details>'
                 for loc in ref.locators
             )
-            items.append(f'<li id="ref-{ref.number}" value="{ref.number}"><strong>{text(ref.title)}</strong>. '
+            items.append(f'<li id="ref-{ref.number}" value="{ref.number}"><strong>{text(ref.title.rstrip(". "))}</strong>. '
                          f'<span class="source">{self._source(ref)}</span>{locators}</li>')
         return f'<section id="references"><h2>References</h2><ol class="references">{"".join(items)}</ol></section>'
 

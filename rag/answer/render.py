@@ -118,7 +118,8 @@ def to_markdown(answer: Answer) -> str:
         lines += _markdown_table(answer.evidence_table)
         lines += ["## References", ""]
         for ref in answer.references:
-            lines.append(f"{ref.number}. {printable(ref.title)}. {printable(ref.source)}. Cited: {printable(_locators(ref))}")
+            head = ". ".join(printable(x).rstrip(". ") for x in (ref.title, ref.source) if x and x.strip(" ."))
+            lines.append(f"{ref.number}. {head}. Cited: {printable(_locators(ref))}")
         lines.append("")
     if answer.related_questions:
         lines += ["## Related questions", ""] + [f"- {printable(q)}" for q in answer.related_questions] + [""]
@@ -191,7 +192,8 @@ def print_answer(answer: Answer, console: Console | None = None) -> None:
         console.print(Text("References", style="bold underline"))
         for ref in answer.references:
             line = Text(printable(ref.title), style="bold")
-            line.append(f" — {printable(ref.source)}")
+            if ref.source and ref.source.strip(" ."):
+                line.append(f" — {printable(ref.source)}")
             line.append(f"  ({printable(_locators(ref))})", style="dim")
             _row(console, f"[{ref.number}]", line)
     if answer.related_questions:

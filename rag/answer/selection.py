@@ -101,13 +101,14 @@ def _leads(candidate: Candidate, ask: Ask | None = None) -> bool:
                 or info.role == "background")
 
 
-def choose_documents(best: Sequence[Candidate], ask: Ask, count: int) -> list[str]:
-    """Documents by their best candidate; the best `count`, plus the best document of each named body."""
+def choose_documents(best: Sequence[Candidate], ask: Ask, count: int, floor: float = 0.0) -> list[str]:
+    """Documents by their best candidate; the best `count` that score at least `floor` of the best one, plus the
+    best document of each named body."""
     score: dict[str, float] = {}
     for candidate in best:
         score.setdefault(candidate.document.id, candidate.relevance)
     ranked = sorted(score, key=lambda d: -score[d])
-    chosen = ranked[:count]
+    chosen = [d for d in ranked[:count] if score[d] >= floor * score[ranked[0]]]
     for body in ask.bodies:
         first = next((c.document.id for c in best if c.body == body and not c.superseded), None)
         if first and first not in chosen:
@@ -304,12 +305,14 @@ def _pick(pool: list[Candidate], n: int, settings: SelectionSettings) -> list[Ca
     return picked
 
 
-def _grouped(picked: list[Candidate]) -> list[Candidate]:
-    """One document's sentences together, in their order in the document; documents by their best pick."""
+def _grouped(picked: list[Candidate], documents: Sequence[str] = ()) -> list[Candidate]:
+    """One document's sentences together, in their order in the document; `documents` first, in that order,
+    then the others by their best pick."""
     first: dict[str, int] = {}
     for index, candidate in enumerate(picked):
         first.setdefault(candidate.document.id, index)
-    return sorted(picked, key=lambda c: (first[c.document.id], c.passage.ordinal, c.info.number))
+    rank = {d: i for i, d in enumerate(documents)}
+    return sorted(picked, key=lambda c: (rank.get(c.document.id, len(rank)), first[c.document.id], c.passage.ordinal, c.info.number))
 
 
 def exclusion_caveats(best: Sequence[Candidate], ask: Ask, documents: Collection[str], taken: set[str]) -> list[Candidate]:
@@ -330,21 +333,24 @@ def exclusion_caveats(best: Sequence[Candidate], ask: Ask, documents: Collection
 
 
 def select(candidates: Sequence[Candidate], ask: Ask, settings: SelectionSettings, *, full: bool = False) -> Selection:
-    best = sorted(candidates, key=lambda c: (-c.relevance, c.order))
+    best = _lift_lead_results(sorted(candidates, key=lambda c: (-c.relevance, c.order)), settings.lead_results)
     order = section_order(ask.intents)
     if not best:
         return Selection(bottom=[], sections={name: [] for name in SECTION_ORDER}, order=order)
-    documents = choose_documents(best, ask, settings.documents * (2 if full else 1))
+    count = settings.documents * (2 if full else 1)
+    bottom = bottom_line(best, ask, choose_documents(best, ask, count), settings)
+    documents = choose_documents(best, ask, count, settings.document_floor)  # what the page quotes beside its bottom line
+    documents += [d for d in dict.fromkeys(c.document.id for c in bottom) if d not in documents]
     quoted = set(documents)
     top = best[0].relevance
     floor = top * settings.global_floor
-    bottom = bottom_line(best, ask, documents, settings)
     taken = {c.text for c in bottom}
     sections: dict[SectionName, list[Candidate]] = {name: [] for name in SECTION_ORDER}
     named = set(ask.bodies)
     sections["recommendation"] = _recommendations(
         [c for c in best if c.document.id in quoted or c.body in named], ask, settings, top * settings.recommendation_floor, taken
     )
+    lead = documents[:1] if best[0].kind in STUDY_KINDS else []  # the answering study's sentences come first in each section
     section_best: dict[str, float] = {}
     for candidate in best:
         section_best.setdefault(candidate.section, candidate.relevance)
@@ -354,7 +360,7 @@ def select(candidates: Sequence[Candidate], ask: Ask, settings: SelectionSetting
                 and not (name != "caveats" and c.prior and c.info.recommend)]
         picked = _pick(pool, settings.caps[name], settings)
         taken.update(c.text for c in picked)
-        sections[name] = _grouped(picked)
+        sections[name] = _grouped(picked, lead)
     sections["algorithm"].sort(key=lambda c: (c.info.line or 9, -c.relevance, c.order))
     exclusions = exclusion_caveats(best, ask, quoted, taken)
     sections["caveats"] = exclusions + sections["caveats"]
@@ -362,6 +368,19 @@ def select(candidates: Sequence[Candidate], ask: Ask, settings: SelectionSetting
     if not full:
         sections, omitted = _within_budget(sections, order, settings.word_budget - sum(_words(c) for c in bottom))
     return Selection(bottom=bottom, sections=sections, order=order, omitted=omitted, documents=documents, exclusions=exclusions)
+
+
+def _lift_lead_results(best: list[Candidate], share: float) -> list[Candidate]:
+    """The best document's effect estimates ("adjusted HR 0.73 (95% CI 0.54-0.98)") score at least `share` of its best
+    sentence when it is a study: the sentence with the answering study's numbers often repeats few of the question's words."""
+    if not best or share <= 0 or best[0].kind not in STUDY_KINDS:
+        return best
+    lead, floor = best[0].document.id, best[0].relevance * share
+    lifted = [
+        replace(c, relevance=floor) if c.document.id == lead and c.info.effect and c.relevance < floor and _leads(c) else c
+        for c in best
+    ]
+    return sorted(lifted, key=lambda c: (-c.relevance, c.order))
 
 
 def _within_budget(sections: dict[SectionName, list[Candidate]], order: Sequence[SectionName], budget: int) -> tuple[dict[SectionName, list[Candidate]], int]:
