@@ -274,3 +274,13 @@ def test_a_sentence_pinned_to_another_qualifier_value_does_not_join_the_bottom_l
     ask = Ask(terms={"adjuvant": 1.0, "chemotherapy": 1.0})
     assert [c.text for c in bottom_line([answer, other], ask, ["g"], SELECTION)] == [answer.text, other.text]
     assert [c.text for c in bottom_line([answer, pinned], ask, ["g"], SELECTION)] == [answer.text]
+
+
+def test_a_sentence_joined_to_the_one_it_depends_on_does_not_repeat_it() -> None:
+    alone = candidate("most of the mortality gain is due to reduced cancer progression.", 1.0, section="evidence")
+    joined = candidate("most of the mortality gain is due to reduced cancer progression. these findings favour quitting.", 0.9,
+                       section="evidence", order=1, dependent=True)
+    other = candidate("quitters had lower mortality.", 0.5, section="evidence", order=2)
+    chosen = select([alone, joined, other], Ask(terms={"mortality": 1.0}), replace_settings(bottom_sentences=1, document_floor=0.0))
+    page = [c.text for c in [*chosen.bottom, *chosen.sections["evidence"]]]
+    assert sum("reduced cancer progression" in t for t in page) == 1, page

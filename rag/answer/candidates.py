@@ -86,6 +86,7 @@ def analyse_passage(
         label = _INLINE_LABEL.match(sentence)
         if label and classifier.heading_role((label.group(1),)):  # "RESULTS We found ..." in an unstructured abstract
             path = (*passage.section, label.group(1).title())
+            sentence = sentence[label.end():]  # the label is a heading, not part of what the sentence says
         text, dependent = sentence, False
         if opener.match(sentence):
             if previous is None:

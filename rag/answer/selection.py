@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from rag.answer.candidates import Candidate
@@ -262,7 +262,7 @@ def bottom_slots(first: Candidate, pool: Sequence[Candidate], ask: Ask, settings
     return chosen
 
 
-def _recommendations(best: Sequence[Candidate], ask: Ask, settings: SelectionSettings, floor: float, taken: set[str]) -> list[Candidate]:
+def _recommendations(best: Sequence[Candidate], ask: Ask, settings: SelectionSettings, floor: float, taken: Taken) -> list[Candidate]:
     out: list[Candidate] = []
     per_body: dict[str, int] = defaultdict(int)
     label_cap, label_body_cap = (
@@ -280,12 +280,33 @@ def _recommendations(best: Sequence[Candidate], ask: Ask, settings: SelectionSet
         count = 0
         for candidate in sorted(pool, key=lambda c: (not on_topic(c), c.info.negative, c.prior, -c.relevance, c.order)):
             body = candidate.body or candidate.document.id
+            if candidate.text in taken:
+                continue
             if per_body[body] < (label_body_cap if kinds == ("label",) else settings.per_body) and count < cap:
                 per_body[body] += 1
                 count += 1
                 out.append(candidate)
                 taken.add(candidate.text)
     return out
+
+
+class Taken:
+    """Statements already on the page. A sentence is taken when it holds one of them or one of them holds it:
+    a sentence joined to the one it depends on ("… reduced cancer progression. These findings indicate …")
+    repeats that one."""
+
+    def __init__(self, texts: Iterable[str] = ()) -> None:
+        self._texts: list[str] = []
+        self.update(texts)
+
+    def add(self, text: str) -> None:
+        self._texts.append(text)
+
+    def update(self, texts: Iterable[str]) -> None:
+        self._texts.extend(texts)
+
+    def __contains__(self, text: object) -> bool:
+        return isinstance(text, str) and any(t in text or text in t for t in self._texts)
 
 
 def _pick(pool: list[Candidate], n: int, settings: SelectionSettings) -> list[Candidate]:
@@ -297,7 +318,7 @@ def _pick(pool: list[Candidate], n: int, settings: SelectionSettings) -> list[Ca
     while remaining and len(picked) < n:
         top = max(remaining, key=lambda c: (c.relevance * settings.same_passage ** from_passage[c.passage.id], -c.order))
         remaining.remove(top)
-        if from_document[top.document.id] >= settings.per_document:
+        if from_document[top.document.id] >= settings.per_document or top.text in Taken(c.text for c in picked):
             continue
         picked.append(top)
         from_passage[top.passage.id] += 1
@@ -315,7 +336,7 @@ def _grouped(picked: list[Candidate], documents: Sequence[str] = ()) -> list[Can
     return sorted(picked, key=lambda c: (rank.get(c.document.id, len(rank)), first[c.document.id], c.passage.ordinal, c.info.number))
 
 
-def exclusion_caveats(best: Sequence[Candidate], ask: Ask, documents: Collection[str], taken: set[str]) -> list[Candidate]:
+def exclusion_caveats(best: Sequence[Candidate], ask: Ask, documents: Collection[str], taken: Taken) -> list[Candidate]:
     """Sentences of the quoted studies saying they excluded patients treated with a prior therapy of
     the question ("patients who had received prior anti-PD-1 therapy were excluded")."""
     if not ask.prior_tokens:
@@ -344,7 +365,7 @@ def select(candidates: Sequence[Candidate], ask: Ask, settings: SelectionSetting
     quoted = set(documents)
     top = best[0].relevance
     floor = top * settings.global_floor
-    taken = {c.text for c in bottom}
+    taken = Taken(c.text for c in bottom)
     sections: dict[SectionName, list[Candidate]] = {name: [] for name in SECTION_ORDER}
     named = set(ask.bodies)
     sections["recommendation"] = _recommendations(
