@@ -162,6 +162,19 @@ def test_shorthand_is_read_in_place(asker) -> None:
     assert not asker.ask("2L r/m cc post pembro-chemo-bev, options?").abstained
 
 
+def test_line_of_therapy_shorthand_is_not_a_trial_name(asker) -> None:
+    prepared = asker.prepare("r/m CC 2L after platinum: cemiplimab OS?")
+    assert prepared.trials == () and prepared.unknown_trials == ()  # "CC 2L" is second line, not a trial the index lacks
+
+
+def test_a_sentence_that_only_says_where_results_are_reported_is_background(asker) -> None:
+    classify = asker.classifier.place
+    pointer = "Median overall survival from the final KEYNOTE-826 analysis is reported in the KEYNOTE-826 final overall survival report."
+    assert classify(pointer, ("Efficacy",), "trial").role == "background"
+    result = "In KEYNOTE-826 patients with PD-L1 CPS ≥1, final median overall survival was 28.6 months (hazard ratio 0.60)."
+    assert classify(result, ("Efficacy",), "trial").role != "background"
+
+
 def test_a_drug_named_as_context_after_the_class_asked_about_does_not_lead(asker) -> None:
     prepared = asker.prepare("grade 4 irAE: must the checkpoint inhibitor be stopped permanently? pt is on levothyroxine")
     assert prepared.unknown_drugs == ("levothyroxine",) and not prepared.leading_unknown
