@@ -162,6 +162,12 @@ def test_shorthand_is_read_in_place(asker) -> None:
     assert not asker.ask("2L r/m cc post pembro-chemo-bev, options?").abstained
 
 
+def test_words_scattered_over_several_documents_do_not_cover_a_question(asker) -> None:
+    # HPV is the field's cause and vaccines are named somewhere, but no one document is about vaccination schedules
+    answer = asker.ask("HPV vaccination schedule for 9-14 year olds, 1 or 2 doses?")
+    assert answer.abstained and "term coverage" in (answer.abstain_reason or ""), answer.bottom_line
+
+
 def test_line_of_therapy_shorthand_is_not_a_trial_name(asker) -> None:
     prepared = asker.prepare("r/m CC 2L after platinum: cemiplimab OS?")
     assert prepared.trials == () and prepared.unknown_trials == ()  # "CC 2L" is second line, not a trial the index lacks

@@ -165,8 +165,11 @@ class Asker:
         top = self.index.store.by_ids([h.passage_id for h in gathered.fused[: settings.coverage_passages]])
         top_docs = self.index.store.documents_by_ids({p.doc_id for p in top})
         analyses = [self.analysis(p, top_docs[p.doc_id]) for p in top]
-        seen = set().union(*(a.context | frozenset().union(*(s.tokens for s in a.sentences)) for a in analyses)) if analyses else set()
-        coverage = term_coverage(self.terms(prepared.normalized, known_numbers_only=True), seen)
+        seen_by_document: dict[str, set[str]] = {}
+        for passage, analysis in zip(top, analyses):
+            seen_by_document.setdefault(passage.doc_id, set()).update(analysis.context, *(s.tokens for s in analysis.sentences))
+        terms = self.terms(prepared.normalized, known_numbers_only=True)
+        coverage = max((term_coverage(terms, seen) for seen in seen_by_document.values()), default=0.0)
         token_sets = [frozenset().union(*(s.tokens for s in a.sentences)) if a.sentences else frozenset() for a in analyses]
         topics = [self._topic_tokens(top_docs[d]) for d in list(dict.fromkeys(p.doc_id for p in top))[: settings.results_documents + 2]]
         covered, uncovered = uncovered_conditions(

@@ -4,8 +4,8 @@
   carry (a question about another disease);
 - drugs and trials it names that the index never mentions (a drug the corpus lacks is either the
   whole question — abstain — or one of several — say so first);
-- how well the best passages cover the rest: the idf-weighted share of the question's terms found in
-  them, and the best dense similarity.
+- how well the best passages cover the rest: the idf-weighted share of the question's terms that the
+  best passages of one document hold, and the best dense similarity.
 The reason names what the index does cover, from its profile.
 """
 
@@ -35,8 +35,9 @@ class Verdict:
 
 
 def term_coverage(terms: Mapping[str, float], seen: set[str]) -> float:
-    """IDF-weighted share of the question's terms found in the top passages (terms the corpus has never
-    seen weigh the most, so a question about something else scores low)."""
+    """IDF-weighted share of the question's terms found in `seen` (one document's best passages: the answer
+    must come from one source, not from words scattered over several; terms the corpus has never seen weigh
+    the most, so a question about something else scores low)."""
     total = sum(terms.values())
     return sum(w for t, w in terms.items() if t in seen) / total if total else 0.0
 
