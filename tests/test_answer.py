@@ -168,6 +168,12 @@ def test_words_scattered_over_several_documents_do_not_cover_a_question(asker) -
     assert answer.abstained and "term coverage" in (answer.abstain_reason or ""), answer.bottom_line
 
 
+def test_a_clipped_word_is_read_as_the_index_terms_it_begins(asker) -> None:
+    clipped = asker.prepare("brachyth after EBRT for central recurrence?")
+    assert asker.index.tokenize("brachytherapy")[0] in clipped.query.split("(")[-1]  # read as brachytherapy
+    assert asker.prepare("ramadan fasting and chemotherapy?").query == "ramadan fasting and chemotherapy?"  # nothing it begins
+
+
 def test_line_of_therapy_shorthand_is_not_a_trial_name(asker) -> None:
     prepared = asker.prepare("r/m CC 2L after platinum: cemiplimab OS?")
     assert prepared.trials == () and prepared.unknown_trials == ()  # "CC 2L" is second line, not a trial the index lacks

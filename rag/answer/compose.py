@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
@@ -153,7 +154,39 @@ class Asker:
 
     # -- stages ----------------------------------------------------------------------------------
     def prepare(self, question: str) -> Question:
-        return prepare_question(question, self.knowledge, self.profile, vocabulary=self.index.lexicon.vocabulary, tokenize=self.index.tokenize)
+        prepared = prepare_question(
+            question, self.knowledge, self.profile, vocabulary=self.index.lexicon.vocabulary, tokenize=self.index.tokenize
+        )
+        completed = self._completions(prepared)
+        if not completed:
+            return prepared
+        words = " ".join(completed)
+        return replace(prepared, query=f"{prepared.query} ({'; '.join(completed)})", normalized=f"{prepared.normalized} {words}")
+
+    @cached_property
+    def _sorted_terms(self) -> list[str]:
+        """The index's terms in order (sorted once, when a question first has a word the index lacks)."""
+        return sorted(self.index.lexicon.vocabulary)
+
+    def _completions(self, question: Question) -> list[str]:
+        """Index terms that a question word the index lacks begins ("bicarb": bicarbonate), when few enough to be
+        what it stands for; terms only, never a guess outside the index."""
+        limit = self.settings.retrieval.shorthand_completions
+        vocabulary = self.index.lexicon.vocabulary
+        short = [t for t in dict.fromkeys(self.index.tokenize(question.normalized))
+                 if limit and len(t) >= 4 and t.isalpha() and t not in vocabulary and t not in self._ignored]
+        found: list[str] = []
+        for token in short:
+            terms = self._sorted_terms
+            start = bisect_left(terms, token)
+            matches = []
+            for term in terms[start : start + limit + 1]:
+                if not term.startswith(token):
+                    break
+                matches.append(term)
+            if 0 < len(matches) <= limit:
+                found += [m for m in matches if self.index.tokenize(m) == [m]]  # a term that reads back as itself
+        return found
 
     def gather(self, question: Question) -> Gathered:
         return gather(question, self.index, self.knowledge, self.settings.retrieval, major_bodies=self.major_bodies, classifier=self.classifier)

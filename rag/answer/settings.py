@@ -21,6 +21,11 @@ class RetrievalSettings(_Settings):
         description="Share of the budget reserved for each document kind while other kinds compete (what a kind leaves unused goes to the rest).",
     )
     per_document: int = Field(default=6, ge=1, description="Passages of one document at most (before expansion).")
+    shorthand_completions: int = Field(
+        default=3, ge=0,
+        description="A question word of 4+ letters that the index lacks is read as shorthand for the index's terms it begins "
+        "('bicarb': bicarbonate), when it begins at most this many (0: off).",
+    )
     named_body_passages: int = Field(default=4, ge=0, description="Best passages of each body the question names, always read.")
     major_body_passages: int = Field(default=3, ge=0, description="Best passages of each declared major body, always read.")
     expand_documents: int = Field(default=3, ge=0, description="Best study documents whose results passages join the candidates.")
