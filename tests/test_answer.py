@@ -168,6 +168,14 @@ def test_words_scattered_over_several_documents_do_not_cover_a_question(asker) -
     assert answer.abstained and "term coverage" in (answer.abstain_reason or ""), answer.bottom_line
 
 
+def test_a_when_question_is_answered_by_a_date(asker) -> None:
+    prepared = asker.prepare("Japanese patient progressing after chemo - is cemiplimab approved in Japan, and since when?")
+    forms = [asker.knowledge.answer_types[i][1] for i in prepared.answer_types]
+    dated = "Japan's MHLW approved cemiplimab for cervical cancer on 23 December 2022."
+    assert any(f.search(dated) for f in forms)
+    assert not any(f.search("Japan's MHLW approved cemiplimab for cervical cancer.") for f in forms)
+
+
 def test_a_clipped_word_is_read_as_the_index_terms_it_begins(asker) -> None:
     clipped = asker.prepare("brachyth after EBRT for central recurrence?")
     assert asker.index.tokenize("brachytherapy")[0] in clipped.query.split("(")[-1]  # read as brachytherapy
