@@ -176,6 +176,13 @@ def test_a_when_question_is_answered_by_a_date(asker) -> None:
     assert not any(f.search("Japan's MHLW approved cemiplimab for cervical cancer.") for f in forms)
 
 
+def test_a_count_the_question_gives_is_not_a_count_it_asks_for(asker) -> None:
+    count = asker.knowledge.answer_types[0][1]  # the vocabulary's first answer type: a count ("Enrollment: 194")
+    asks_count = lambda q: any(asker.knowledge.answer_types[i][1] is count for i in asker.prepare(q).answer_types)  # noqa: E731
+    assert asks_count("EMPOWER-Cervical 1 phase + n?")
+    assert not asks_count("EMPOWER-Cervical 1 Japanese subgroup n=56: OS HR?")
+
+
 def test_a_clipped_word_is_read_as_the_index_terms_it_begins(asker) -> None:
     clipped = asker.prepare("brachyth after EBRT for central recurrence?")
     assert asker.index.tokenize("brachytherapy")[0] in clipped.query.split("(")[-1]  # read as brachytherapy
