@@ -276,6 +276,17 @@ def test_a_sentence_pinned_to_another_qualifier_value_does_not_join_the_bottom_l
     assert [c.text for c in bottom_line([answer, pinned], ask, ["g"], SELECTION)] == [answer.text]
 
 
+def test_a_sentence_pinned_to_another_value_leads_only_when_nothing_else_can() -> None:
+    pinned_features = Features(overlap=0.5, context_overlap=0.0, position=0, document_rank=0, qualifier_conflict=True)
+    children = replace(candidate("children with type 2 diabetes: start insulin if hba1c >9%", 1.0, doc="aap", kind="guideline",
+                                 recommend=True), features=pinned_features)
+    adults = candidate("adults with type 1 diabetes: aim for hba1c 48 mmol/mol or lower", 0.4, doc="nice", kind="guideline",
+                       recommend=True, rank=3, order=1)
+    ask = Ask(terms={"hba1c": 1.0, "target": 1.0})
+    assert bottom_line([children, adults], ask, ["aap"], SELECTION)[0].text == adults.text  # beyond the top documents too
+    assert bottom_line([children], ask, ["aap"], SELECTION)[0].text == children.text  # said when it is all there is
+
+
 def test_a_sentence_joined_to_the_one_it_depends_on_does_not_repeat_it() -> None:
     alone = candidate("most of the mortality gain is due to reduced cancer progression.", 1.0, section="evidence")
     joined = candidate("most of the mortality gain is due to reduced cancer progression. these findings favour quitting.", 0.9,

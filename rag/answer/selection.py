@@ -92,6 +92,12 @@ def preferred(candidate: Candidate, ask: Ask) -> bool:
     return candidate.info.role in ("conclusion", "recommendation", "result")
 
 
+def _conflicts(candidate: Candidate) -> bool:
+    """Is the sentence pinned to another value of what the question pins ("type 2" for a type 1 question), or
+    about another population group only ("children" for an adult)?"""
+    return candidate.features is not None and candidate.features.qualifier_conflict
+
+
 def _leads(candidate: Candidate, ask: Ask | None = None) -> bool:
     """May this sentence lead the page? Never a subgroup or exploratory result (unless subgroups are
     what was asked), a recommendation of what the patient already had, superseded guidance or background."""
@@ -128,6 +134,9 @@ def bottom_line(best: Sequence[Candidate], ask: Ask, documents: Sequence[str], s
     pool = [c for c in best if c.document.id in top_documents and _leads(c, ask)]
     said = [c for c in pool if c.body and c.body in ask.bodies]  # "WHO thresholds for GDM": what WHO says leads
     pool = said or pool
+    # a sentence pinned to another value ("children … type 2" for "T1DM adult") leads only when nothing else can
+    fitting = [c for c in pool if not _conflicts(c)] or [c for c in best if _leads(c, ask) and not _conflicts(c)]
+    pool = fitting or pool
     if not pool:
         pool = [c for c in best if _leads(c, ask)]
     if not pool:  # everything is about what she already had: say what is known of it, never recommend it again
