@@ -277,6 +277,13 @@ def test_reference_question_gets_a_cited_page_that_answers_first(asker) -> None:
     assert any(r.doc_id == "empower-cervical-1-primary" for r in answer.references)
 
 
+def test_the_readme_question_s_default_page_gives_the_trial_evidence(asker) -> None:
+    # the named bodies' guideline documents score far above the trial: the trial is measured against studies only
+    answer = asker.ask("Recurrent cervical cancer after platinum: is cemiplimab (Libtayo) an option, and what do NCCN and ESMO say?")
+    evidence = " ".join(s.text for s in answer.section("evidence").statements)
+    assert re.search(r"12\.0 months", evidence) and "0.69" in evidence, evidence
+
+
 def test_the_default_page_keeps_to_its_word_budget(asker) -> None:
     question = "cemiplimab after platinum in recurrent cervical cancer: evidence, safety and guideline status?"
     short, full = asker.ask(question), asker.ask(question, full=True)

@@ -125,6 +125,9 @@ def test_documents_far_below_the_best_are_not_quoted_unless_a_named_body_wrote_t
     assert choose_documents(pool, Ask(), 6, 0.7) == ["a", "b"]
     assert choose_documents(pool, Ask(bodies=("WHO",)), 6, 0.7) == ["a", "b", "c"]
     assert choose_documents(pool, Ask(), 6) == ["a", "b", "c"]
+    # a trial is measured against the best study, not against a guideline
+    mixed = [candidate("guideline", 1.0, doc="g", kind="guideline"), candidate("trial", 0.4, doc="t", kind="trial")]
+    assert choose_documents(mixed, Ask(), 6, 0.7) == ["g", "t"]
 
 
 def test_the_answering_study_s_effect_estimate_comes_before_other_documents_word_matches() -> None:

@@ -108,13 +108,19 @@ def _leads(candidate: Candidate, ask: Ask | None = None) -> bool:
 
 
 def choose_documents(best: Sequence[Candidate], ask: Ask, count: int, floor: float = 0.0) -> list[str]:
-    """Documents by their best candidate; the best `count` that score at least `floor` of the best one, plus the
+    """Documents by their best candidate; the best `count` that score at least `floor` of the best one of their
+    kind (studies, guidelines, labels: a trial is not measured against the guideline a question names), plus the
     best document of each named body."""
     score: dict[str, float] = {}
+    kind: dict[str, str] = {}
     for candidate in best:
         score.setdefault(candidate.document.id, candidate.relevance)
+        kind.setdefault(candidate.document.id, "study" if candidate.kind in STUDY_KINDS else candidate.kind)
     ranked = sorted(score, key=lambda d: -score[d])
-    chosen = [d for d in ranked[:count] if score[d] >= floor * score[ranked[0]]]
+    top: dict[str, float] = {}
+    for document in ranked:
+        top.setdefault(kind[document], score[document])
+    chosen = [d for d in ranked[:count] if score[d] >= floor * top[kind[d]]]
     for body in ask.bodies:
         first = next((c.document.id for c in best if c.body == body and not c.superseded), None)
         if first and first not in chosen:
