@@ -284,6 +284,11 @@ def test_the_readme_question_s_default_page_gives_the_trial_evidence(asker) -> N
     assert re.search(r"12\.0 months", evidence) and "0.69" in evidence, evidence
 
 
+def test_related_questions_follow_the_drug_asked_about_not_the_one_she_had(asker) -> None:
+    answer = asker.ask("Recurrent cervical cancer after platinum: is cemiplimab (Libtayo) an option?")
+    assert answer.related_questions and not any("platinum" in q for q in answer.related_questions), answer.related_questions
+
+
 def test_the_default_page_keeps_to_its_word_budget(asker) -> None:
     question = "cemiplimab after platinum in recurrent cervical cancer: evidence, safety and guideline status?"
     short, full = asker.ask(question), asker.ask(question, full=True)

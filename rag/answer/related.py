@@ -19,7 +19,8 @@ def _content_words(text: str) -> set[str]:
 def related_questions(question: Question, knowledge: Knowledge) -> list[str]:
     """Up to five follow-up questions (deterministic)."""
     templates = knowledge.field.related if (knowledge.field.related.per_drug or knowledge.field.related.general) else knowledge.vocabulary.related
-    out = [template.format(drug=drug) for drug in question.drugs[:2] for template in templates.per_drug]
+    asked_drugs = [d for d in question.drugs if d not in question.prior] or list(question.drugs)  # not what she already had
+    out = [template.format(drug=drug) for drug in asked_drugs[:2] for template in templates.per_drug]
     asked = _content_words(question.text)
     for general in templates.general:
         words = _content_words(general)
