@@ -287,6 +287,8 @@ def test_the_readme_question_s_default_page_gives_the_trial_evidence(asker) -> N
 def test_related_questions_follow_the_drug_asked_about_not_the_one_she_had(asker) -> None:
     answer = asker.ask("Recurrent cervical cancer after platinum: is cemiplimab (Libtayo) an option?")
     assert any("cemiplimab" in q for q in answer.related_questions)
+    gaps = [s.text for s in answer.section("caveats").statements if s.kind == "gap" and s.body]
+    assert gaps and all("guidance on cemiplimab was found" in g for g in gaps), gaps  # not "on platinum and cemiplimab"
     assert not any("of platinum" in q or "support platinum" in q for q in answer.related_questions), answer.related_questions
 
 

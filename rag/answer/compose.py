@@ -399,7 +399,8 @@ class Asker:
         and none answers); and what is not offered because the patient already had it."""
         retrieved = quoted_bodies
         present = self.profile.bodies([*question.bodies, *self.major_bodies])
-        topic = " and ".join(question.drugs) if question.drugs else "this question"
+        asked = [d for d in question.drugs if d not in question.prior] or list(question.drugs)  # not what she already had
+        topic = " and ".join(asked) if asked else "this question"
         gaps: list[Statement] = []
         for body in dict.fromkeys([*question.bodies, *self.major_bodies]):
             if body in retrieved:
