@@ -189,6 +189,22 @@ def test_a_clipped_word_is_read_as_the_index_terms_it_begins(asker) -> None:
     assert asker.prepare("ramadan fasting and chemotherapy?").query == "ramadan fasting and chemotherapy?"  # nothing it begins
 
 
+def test_a_trial_s_sentence_that_names_no_drug_is_about_the_trial_s_drugs(asker) -> None:
+    question = ("49F recurrent SCC cervix, lung + para-aortic nodes, progressed 7 months into first-line pembrolizumab + "
+                "carboplatin/paclitaxel + bevacizumab (CPS 15), ECOG 1. Best 2L option, and is there randomized evidence in "
+                "IO-pretreated patients?")
+    prepared = asker.prepare(question)
+    unnamed = [c for c in asker.candidates(prepared, asker.gather(prepared))
+               if c.document.id == "keynote-826-primary" and not asker._drug_tokens & c.info.tokens]
+    assert unnamed and all(c.prior_topic for c in unnamed)  # "KEYNOTE-826 enrolled …": the regimen she progressed on
+    assert "KEYNOTE-826" not in asker.ask(question).bottom_line.statements[0].text
+
+
+def test_shorthand_inside_a_compound_is_read_through_its_expansion(asker) -> None:
+    answer = asker.ask("after pembro-chemo-bev 1L, what 2L evidence exists in IO-pretreated patients?")
+    assert not answer.abstained, answer.abstain_reason  # "IO" of "IO-pretreated" is immunotherapy, not a word the corpus lacks
+
+
 def test_line_of_therapy_shorthand_is_not_a_trial_name(asker) -> None:
     prepared = asker.prepare("r/m CC 2L after platinum: cemiplimab OS?")
     assert prepared.trials == () and prepared.unknown_trials == ()  # "CC 2L" is second line, not a trial the index lacks

@@ -74,7 +74,10 @@ class Asker:
 
     @cached_property
     def _ignored(self) -> frozenset[str]:
-        return frozenset(self.index.tokenize(" ".join(self.knowledge.question_words)))
+        """Question words, and the shorthand the question's expansions stand for ("IO" of "IO-pretreated": its
+        expansion, immunotherapy, carries the meaning)."""
+        shorthand = (t for key in self.knowledge.abbreviations for t in self.index.tokenize(key) if len(t) <= 4)
+        return frozenset([*self.index.tokenize(" ".join(self.knowledge.question_words)), *shorthand])
 
     def idf(self, token: str) -> float:
         lexicon = self.index.lexicon
@@ -292,6 +295,8 @@ class Asker:
                     match = "none"
                 matched = {t for t in terms if t in tokens or (t in equivalent and equivalent[t] & tokens)}
                 mentioned = (self._drug_tokens & tokens) if prior else frozenset()
+                if prior and not mentioned and document.kind in STUDY_KINDS:
+                    mentioned = self._drug_tokens & analysis.title  # "KEYNOTE-826 enrolled …": a trial's sentence is about its drugs
                 about_prior = bool(mentioned and mentioned <= prior)
                 recommends_prior = about_prior and info.recommend
                 intent_match = any(p.search(info.text) or p.search(analysis.heading_text) for p in intents)
