@@ -13,10 +13,12 @@ before it is split.
 from __future__ import annotations
 
 import hashlib
+import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from rag.models import Document, Passage
 from rag.sentences import iter_units
@@ -47,12 +49,35 @@ class ChunkSettings(BaseModel):
 
     max_tokens: int = Field(default=256, ge=16, description="Model max sequence length, special tokens included.")
     target_tokens: int = Field(default=120, ge=8, description="Close a passage once it reaches this size.")
-    mode: Literal["sentences", "document"] = Field(
+    mode: Literal["sentences", "document", "windows"] = Field(
         default="sentences",
         description="sentences: passages of whole sentences that fit max_tokens; document: one passage per document "
-        "(its sections joined), which the embedder truncates at its max length, as standard BEIR evaluation does.",
+        "(its sections joined), which the embedder truncates at its max length, as standard BEIR evaluation does; "
+        "windows: the document mode's text as overlapping windows of whole words that each fit max_tokens, for "
+        "max-passage scoring (a document that fits is its one document-mode passage).",
+    )
+    window_tokens: int | None = Field(
+        default=None, ge=1,
+        description="windows only: model tokens of text per window (title excluded); None: as many as fit max_tokens "
+        "beside the title.",
+    )
+    window_stride: int = Field(
+        default=128, ge=1,
+        description="windows only: model tokens from one window's start to the next one's. Below the window size the "
+        "windows overlap (128 of the ~230 a MiniLM window holds beside a title: about half, as in Dai & Callan's MaxP); "
+        "a stride above it is cut to the window size, so windows never leave a gap.",
     )
     version: int = CHUNKER_VERSION
+
+    @model_serializer(mode="wrap")
+    def _window_fields_only_for_windows(self, handler: SerializerFunctionWrapHandler) -> dict:
+        """The window settings are recorded (manifest, eval cache key) only in windows mode, so the
+        record of a sentences or document index is what it was before windows existed."""
+        data = handler(self)
+        if self.mode != "windows":
+            data.pop("window_tokens", None)
+            data.pop("window_stride", None)
+        return data
 
 
 def indexed_text(title: str, section: Iterable[str], text: str) -> str:
@@ -161,9 +186,12 @@ def _windows(sentence: str, max_chars: int) -> Iterator[str]:
 
 def chunk_document(document: Document, count_tokens: TokenCounter, settings: ChunkSettings) -> list[Passage]:
     """Split every section of `document` into passages that fit `settings.max_tokens` (mode "sentences"),
-    or make the whole document one passage (mode "document")."""
+    make the whole document one passage (mode "document"), or cut that passage's text into overlapping
+    windows (mode "windows", see `document_windows`)."""
     if settings.mode == "document":
         return [_whole_document(document)]
+    if settings.mode == "windows":
+        return document_windows(document, count_tokens, settings)
     passages: list[Passage] = []
     for section in document.sections:
         for text in _chunk_texts(document.title, section.path, section.text, count_tokens, settings):
@@ -249,3 +277,85 @@ def _chunk_texts(
                 current, used, chars = [], 0, 0
     if current:
         yield from emit(current)
+
+
+_WORD = re.compile(r"\S+")
+
+
+def document_windows(document: Document, count_tokens: TokenCounter, settings: ChunkSettings) -> list[Passage]:
+    """The document-mode text of `document` as overlapping windows, for max-passage scoring.
+
+    Each window is a run of whole words (the exact text between its first and last word) whose indexed
+    text fits `max_tokens`; it holds `window_tokens` model tokens (default: all that fit beside the
+    title), and the next window starts `window_stride` tokens later (at the first word past that
+    point, never past the window's end). The first window starts at the first word and the last ends
+    at the last word, so every word is in at least one window. A document that fits in one window is
+    exactly its document-mode passage (same id, same text), so its embedding is shared with a
+    document-mode index. A word too long for a window on its own is cut as the sentence chunker cuts
+    one (between characters). Counting is per word (WordPiece tokenizers pre-split on whitespace) and
+    each window is re-counted whole, as `_chunk_texts` does."""
+    whole = _whole_document(document)
+    body = whole.text
+    limit = settings.max_tokens - SPECIAL_TOKENS
+    max_chars = limit * MAX_CHARS_PER_TOKEN
+    context = indexed_text(document.title, (), "")
+    if len(context) > max_chars:
+        raise ValueError(f"title of {document.title[:80]!r} is {len(context):,} characters: it leaves no room for passage text")
+    budget = limit - count_tokens(context)
+    if budget < 16:
+        raise ValueError(f"title of {document.title!r} leaves only {budget} tokens for passage text")
+    size = budget if settings.window_tokens is None else min(settings.window_tokens, budget)
+    stride = min(settings.window_stride, size)
+
+    def fits(piece: str) -> bool:
+        return len(piece) <= max_chars and count_tokens(indexed_text(document.title, (), piece)) <= limit
+
+    if len(body) <= max_chars and count_tokens(body) <= size and fits(body):
+        return [whole]
+    units = list(_word_units(body, count_tokens, size, max_chars))
+    starts = [start for start, _, _ in units]
+    ends = [end for _, end, _ in units]
+    before = [0]  # before[i]: tokens of units[:i]
+    for _, _, tokens in units:
+        before.append(before[-1] + tokens)
+    texts: list[str] = []
+    first = 0
+    while True:
+        by_tokens = bisect_right(before, before[first] + size) - 1
+        by_chars = bisect_right(ends, starts[first] + max_chars)
+        last = max(first + 1, min(by_tokens, by_chars))  # one past the window's last unit
+        while last - first > 1 and not fits(body[starts[first] : ends[last - 1]]):  # a tokenizer that is not additive
+            last -= 1
+        texts.append(body[starts[first] : ends[last - 1]])
+        if last == len(units):
+            break
+        first = min(last, max(first + 1, bisect_left(before, before[first] + stride)))
+    passages = [
+        Passage(id=passage_id(document.id, (), text), doc_id=document.id, section=(), text=text, ordinal=number, page=whole.page)
+        for number, text in enumerate(texts)
+    ]
+    return _dedupe_ids(passages)
+
+
+def _word_units(body: str, count_tokens: TokenCounter, size: int, max_chars: int) -> Iterator[tuple[int, int, int]]:
+    """(start, end, tokens) of each word of `body`; a word of more than `size` tokens or `max_chars`
+    characters comes as consecutive pieces that fit (cut between characters, as `_split_long` cuts a
+    run with no space)."""
+    counts: dict[str, int] = {}  # words repeat: each distinct one is counted once
+
+    def fits_alone(piece: str) -> bool:
+        return len(piece) <= max_chars and count_tokens(piece) <= size
+
+    for match in _WORD.finditer(body):
+        word, at = match.group(), match.start()
+        if len(word) <= max_chars:
+            tokens = counts.get(word)
+            if tokens is None:
+                tokens = counts[word] = count_tokens(word)
+            if tokens <= size:
+                yield at, match.end(), tokens
+                continue
+        for window in _windows(word, max_chars * WINDOW_PASSAGES):  # no separator in a word: pieces join back exactly
+            for piece in _cut_characters(window, fits_alone):
+                yield at, at + len(piece), count_tokens(piece)
+                at += len(piece)

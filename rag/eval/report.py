@@ -69,10 +69,13 @@ def reproduction_line(report: RetrievalReport) -> str | None:
     )
 
 
-def index_line(report: RetrievalReport) -> str:
-    index = report.index
+def index_line(report: RetrievalReport, *, maxp: bool = False) -> str:
+    """The index the document-level retrievers ran on, or (`maxp`) the windows index of the -maxp ones."""
+    index = report.maxp_index if maxp else report.index
+    if index is None:
+        return ""
     how = f"built in {index.seconds:.0f} s, {index.embedded} passages embedded" if index.built else "cached"
-    return f"index {index.path} ({index.documents} documents, {index.passages} passages; {how})"
+    return f"{'windows index' if maxp else 'index'} {index.path} ({index.documents} documents, {index.passages} passages; {how})"
 
 
 def print_retrieval(report: RetrievalReport, console: Console | None = None) -> None:
@@ -90,6 +93,8 @@ def print_retrieval(report: RetrievalReport, console: Console | None = None) -> 
     if line:
         console.print(_text(line), style="green" if report.reproduction and report.reproduction.passed else "red")
     console.print(_text(index_line(report)), style="dim")
+    if report.maxp_index is not None:
+        console.print(_text(index_line(report, maxp=True)), style="dim")
     if report.judged_not_in_corpus:
         missing = report.judged_not_in_corpus
         console.print(_text(f"warning: {len(missing)} judged documents are not in the corpus: {', '.join(missing[:5])}"), style="yellow")
@@ -139,12 +144,33 @@ def retrieval_markdown(report: RetrievalReport) -> str:
         f"- hybrid: {_fusion_line(report.fusion)} of the BM25 and dense passage rankings",
         *([f"- hybrid-convex: {_fusion_line(report.fusion_tuning['settings'])}"] if report.fusion_tuning else []),
         "- passage hits become document runs by MaxP (a document scores its best passage)",
+        *(_maxp_lines(report) if report.maxp_index is not None else []),
         "",
     ]
     runs = [f"- `{Path(r.run_file).name}`" for r in report.results.values() if r.run_file]
     if runs:
         parts += ["## Run files (TREC format)", "", *runs, ""]
     return "\n".join(parts)
+
+
+def _maxp_lines(report: RetrievalReport) -> list[str]:
+    chunking = report.maxp_index.settings["chunking"]
+    size = chunking.get("window_tokens") or "as many as fit beside the title"
+    lines = [
+        f"- {index_line(report, maxp=True)}",
+        (f"- -maxp retrievers: each document as overlapping windows ({size} tokens, stride {chunking.get('window_stride')}), "
+         f"scored by its windows: {_maxp_line(report.max_passage)}"),
+    ]
+    if report.max_passage_tuning:
+        lines.append(f"- hybrid-convex-maxp: {_maxp_line(report.max_passage_tuning['settings'])}")
+    return lines
+
+
+def _maxp_line(settings: dict | None) -> str:
+    if not settings:
+        return DASH
+    return (f"best window + {settings['bm25_rest_share']} x the rest (BM25), + {settings['dense_rest_share']} x the rest (dense); "
+            f"the two document rankings fused by {_fusion_line(settings['fusion'])}")
 
 
 def bar_chart(report: RetrievalReport, path: Path, metric: str = "ndcg@10") -> Path:

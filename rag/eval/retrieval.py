@@ -5,10 +5,17 @@ A dataset is either a BEIR folder (its corpus indexed with the BEIR profile, see
 project's gold set, a `.jsonl` file (the project corpus indexed with the engine's own settings).
 Both then take the same path: queries -> retriever.search -> MaxP document run -> metrics -> report.
 
+The max-passage retrievers (bm25-maxp, dense-maxp, hybrid-maxp; BEIR only, never in 'all') run on a
+second index of the same corpus, each document cut into overlapping windows that fit the model
+(indexing.beir_settings(max_passage=True)), and rank documents by their windows (rag.maxpassage):
+plain MaxP and RRF, no labels used. With --tune-fusion-on, the rest shares and the convex fusion of
+the two document rankings are chosen on that split and scored as 'hybrid-convex-maxp'.
+
 Report folder (`--out`):
     <dataset>-<split>.<retriever>.trec   TREC run files (qid Q0 docid rank score tag)
     report.json                          everything below, machine-readable
     fusion.json                          with --tune-fusion-on: the convex fusion chosen on that split
+    maxp.json                            with --tune-fusion-on and a -maxp retriever: the max-passage settings chosen
     report.md                            the comparison table with published baselines
     ndcg10.png                           nDCG@10 per retriever vs baselines
 """
@@ -30,7 +37,10 @@ from rag.eval.metrics import METRICS
 from rag.eval.runs import Run, doc_run, write_trec_run
 from rag.paths import PROJECT_ROOT
 
-RETRIEVER_NAMES: tuple[str, ...] = ("bm25", "dense", "hybrid", "ask")
+RETRIEVER_NAMES: tuple[str, ...] = ("bm25", "dense", "hybrid", "ask")  # what 'all' runs
+MAXP_NAMES: tuple[str, ...] = ("bm25-maxp", "dense-maxp", "hybrid-maxp")  # = rag.retrievers.MAXP_RETRIEVERS
+KNOWN_NAMES: tuple[str, ...] = RETRIEVER_NAMES + MAXP_NAMES
+CHOICES = "bm25, dense, hybrid, ask, bm25-maxp, dense-maxp, hybrid-maxp or all"
 DEPTH = 1000  # documents per query in each run, as in Anserini's regressions (-hits 1000)
 
 
@@ -56,6 +66,7 @@ class RetrievalReport(BaseModel):
     results: dict[str, RetrieverResult]
     per_query: dict[str, dict[str, dict[str, float]]] = Field(description="retriever -> metric -> {qid: value}.")
     index: EvalIndex
+    maxp_index: EvalIndex | None = Field(default=None, description="The windows index the -maxp retrievers ran on.")
     baselines: list[Baseline] = Field(default_factory=list)
     reproduction: ReproductionCheck | None = None
     seconds: float = Field(description="Total wall time, indexing included.")
@@ -63,6 +74,12 @@ class RetrievalReport(BaseModel):
     out_dir: str | None = None
     fusion: dict | None = Field(default=None, description="How 'hybrid' fused (rag.fusion.FusionSettings); with tuning, also 'hybrid-convex'.")
     fusion_tuning: dict | None = Field(default=None, description="The tuning grid and RRF's score on the tuning split, when tuned.")
+    max_passage: dict | None = Field(
+        default=None, description="How the -maxp retrievers scored documents (rag.maxpassage.MaxPassageSettings); None without one."
+    )
+    max_passage_tuning: dict | None = Field(
+        default=None, description="With --tune-fusion-on: the share grids, the fusion grid and what hybrid-convex-maxp used."
+    )
 
     def summary(self) -> dict:
         """The `--format json` shape: {"dataset", "split", "results": {retriever: {metric..., queries, seconds}}}."""
@@ -77,13 +94,14 @@ class RetrievalReport(BaseModel):
 
 
 def parse_retrievers(value: str) -> list[str]:
-    """'all' -> bm25, dense, hybrid, ask; else a comma-separated list of those names."""
+    """'all' -> bm25, dense, hybrid, ask; else a comma-separated list of those names and the
+    max-passage ones (bm25-maxp, dense-maxp, hybrid-maxp)."""
     if value == "all":
         return list(RETRIEVER_NAMES)
     names = [v.strip() for v in value.split(",") if v.strip()]
-    unknown = [n for n in names if n not in RETRIEVER_NAMES]
+    unknown = [n for n in names if n not in KNOWN_NAMES]
     if unknown or not names:
-        raise EvalError(f"unknown retriever {(unknown or [value])[0]!r}; choose bm25, dense, hybrid, ask or all")
+        raise EvalError(f"unknown retriever {(unknown or [value])[0]!r}; choose {CHOICES}")
     return list(dict.fromkeys(names))
 
 
@@ -123,14 +141,18 @@ def run_queries(
     index, retriever: str, queries: Mapping[str, str], *, depth: int = DEPTH, progress=None, search=None
 ) -> tuple[Run, list[str], float]:
     """(document run, refused query ids, seconds). Enough passages are fetched that MaxP can fill `depth`
-    documents: depth x the mean passages per document, at most every passage. `search`: a retriever
-    to use instead of make_retriever(index, retriever) (named `retriever` in the progress line)."""
+    documents: depth x the mean passages per document, at most every passage (a retriever that ranks
+    documents, `ranks_documents`, is asked for `depth` documents and reads as deep itself). `search`: a
+    retriever to use instead of make_retriever(index, retriever) (named `retriever` in the progress line)."""
     from rag.retrievers import make_retriever
 
-    counts = index.manifest.counts
-    per_doc = math.ceil(counts.passages / max(1, counts.documents))
-    k = max(1, min(counts.passages, depth * per_doc))
     search = search or make_retriever(index, retriever)
+    if getattr(search, "ranks_documents", False):
+        k = depth
+    else:
+        counts = index.manifest.counts
+        per_doc = math.ceil(counts.passages / max(1, counts.documents))
+        k = max(1, min(counts.passages, depth * per_doc))
     run: Run = {}
     refused: list[str] = []
     if progress:
@@ -166,7 +188,9 @@ def evaluate_retrieval(
 
     `tune_fusion_on`: another split of the same BEIR dataset (e.g. train); the convex fusion weight and
     normaliser are chosen on it (rag.eval.fusion_tuning), written as fusion.json beside the index and
-    in the report folder, and scored on `split` as 'hybrid-convex' next to RRF's 'hybrid'.
+    in the report folder, and scored on `split` as 'hybrid-convex' next to RRF's 'hybrid'. With a
+    -maxp retriever, the max-passage shares and fusion are chosen on it too (rag.eval.maxp_tuning),
+    written as maxp.json in the report folder and scored as 'hybrid-convex-maxp'.
     `index_at`: run on this index instead (a folder or a Milvus URI) — it must hold the dataset's corpus."""
     from rag.eval.indexing import ensure_index
     from rag.eval.metrics import evaluate
@@ -174,16 +198,23 @@ def evaluate_retrieval(
 
     if not dataset_path.exists():
         raise EvalError(f"{dataset_path}: no such dataset; pass a BEIR folder or a gold-set .jsonl file")
-    unknown = [r for r in retrievers if r not in RETRIEVER_NAMES]
+    unknown = [r for r in retrievers if r not in KNOWN_NAMES]
     if unknown or not retrievers:
-        raise EvalError(f"unknown retriever {(unknown or [''])[0]!r}; choose bm25, dense, hybrid, ask or all")
+        raise EvalError(f"unknown retriever {(unknown or [''])[0]!r}; choose {CHOICES}")
+    maxp = [r for r in retrievers if r in MAXP_NAMES]
+    plain = [r for r in retrievers if r not in MAXP_NAMES]
+    if maxp and index_at is not None:
+        raise EvalError(f"--index with {maxp[0]}: the max-passage retrievers run on a windows index built here; leave out --index")
     if tune_fusion_on is not None and tune_fusion_on == split:
         raise EvalError(f"--tune-fusion-on {tune_fusion_on}: the split being scored; tune on another one (e.g. train) so the weight is not fit to the test queries")
     started = time.perf_counter()
     name, kind, queries, qrels, documents, sources, settings_for = _load(dataset_path, split)
     if tune_fusion_on is not None and kind != "beir":
         raise EvalError("--tune-fusion-on needs a BEIR dataset (a train split with qrels); the gold set has none")
-    needs_dense = tune_fusion_on is not None or any(r in ("dense", "hybrid", "ask") for r in retrievers)
+    if maxp and kind != "beir":
+        raise EvalError(f"{maxp[0]} needs a BEIR dataset; the gold set's index already ranks documents by their best sentence passage")
+    tune_plain = tune_fusion_on is not None and bool(plain)
+    needs_dense = tune_plain or any(r in ("dense", "hybrid", "ask") for r in plain)
     known = {d.id for d in documents}
     missing = sorted({doc for docs in qrels.values() for doc in docs} - known)
     if index_at is None:
@@ -197,25 +228,41 @@ def evaluate_retrieval(
         index = open_index(index_at)
         eval_index = given_index(index, str(index_at), documents)
     from rag.fusion import FusionSettings
-    from rag.retrievers import HybridRetriever, make_retriever
+    from rag.maxpassage import MaxPassageSettings
+    from rag.retrievers import HybridMaxPassageRetriever, HybridRetriever, make_retriever
 
-    searchers = {r: make_retriever(index, r) for r in retrievers}
-    tuning = None
+    maxp_eval_index = windows = None
+    if maxp:
+        maxp_dense = tune_fusion_on is not None or any(r in ("dense-maxp", "hybrid-maxp") for r in maxp)
+        maxp_eval_index = ensure_index(
+            name, documents, settings_for(model, dense=maxp_dense, max_passage=True), sources=sources, root=index_cache, progress=progress
+        )
+        windows = open_index(Path(maxp_eval_index.path))
+    searchers = {r: (windows, make_retriever(windows, r)) if r in MAXP_NAMES else (index, make_retriever(index, r)) for r in retrievers}
+    tuning = maxp_tuning = None
     if tune_fusion_on is not None:
         from rag.eval.beir import load_beir
-        from rag.eval.fusion_tuning import tune_fusion
 
         train = load_beir(dataset_path, split=tune_fusion_on)
-        tuning = tune_fusion(index, train.queries, train.qrels, label=f"{name} {tune_fusion_on}", progress=progress)
-        if "hybrid" in searchers:  # scored against RRF explicitly, whatever fusion.json said before
-            searchers["hybrid"] = HybridRetriever(index, settings=FusionSettings())
-        searchers["hybrid-convex"] = HybridRetriever(index, settings=tuning.settings)
-    hybrid = searchers.get("hybrid")
+        label = f"{name} {tune_fusion_on}"
+        if tune_plain:
+            from rag.eval.fusion_tuning import tune_fusion
+
+            tuning = tune_fusion(index, train.queries, train.qrels, label=label, progress=progress)
+            if "hybrid" in searchers:  # scored against RRF explicitly, whatever fusion.json said before
+                searchers["hybrid"] = (index, HybridRetriever(index, settings=FusionSettings()))
+            searchers["hybrid-convex"] = (index, HybridRetriever(index, settings=tuning.settings))
+        if maxp:
+            from rag.eval.maxp_tuning import tune_max_passage
+
+            maxp_tuning = tune_max_passage(windows, train.queries, train.qrels, label=label, progress=progress)
+            searchers["hybrid-convex-maxp"] = (windows, HybridMaxPassageRetriever(windows, settings=maxp_tuning.settings))
+    hybrid = searchers.get("hybrid", (None, None))[1]
     results: dict[str, RetrieverResult] = {}
     per_query: dict[str, dict[str, dict[str, float]]] = {}
     runs: dict[str, Run] = {}
-    for retriever, searcher in searchers.items():
-        run, refused, seconds = run_queries(index, retriever, queries, depth=depth, progress=progress, search=searcher)
+    for retriever, (on, searcher) in searchers.items():
+        run, refused, seconds = run_queries(on, retriever, queries, depth=depth, progress=progress, search=searcher)
         scores = evaluate(qrels, run, METRICS)
         runs[retriever] = run
         per_query[retriever] = scores.per_query
@@ -233,12 +280,15 @@ def evaluate_retrieval(
         results=results,
         per_query=per_query,
         index=eval_index,
+        maxp_index=maxp_eval_index,
         baselines=baseline_file.baselines if baseline_file else [],
         reproduction=reproduction(baseline_file, {r: res.metrics for r, res in results.items()}),
         seconds=0.0,
         judged_not_in_corpus=missing,
         fusion=hybrid.settings.model_dump() if isinstance(hybrid, HybridRetriever) else None,
         fusion_tuning=tuning.model_dump() if tuning else None,
+        max_passage=MaxPassageSettings().model_dump() if maxp else None,
+        max_passage_tuning=maxp_tuning.model_dump() if maxp_tuning else None,
     )
     if write:
         folder = out_dir or default_out_dir(name, split)
@@ -249,6 +299,10 @@ def evaluate_retrieval(
         report = report.model_copy(update={"results": results, "out_dir": str(folder)})
         if tuning is not None:
             _save_tuned(tuning.settings, folder, Path(eval_index.path) if index_at is None else None)
+        if maxp_tuning is not None:
+            from rag.maxpassage import MAXP_FILE
+
+            (folder / MAXP_FILE).write_text(maxp_tuning.settings.model_dump_json(indent=2) + "\n", encoding="utf-8")
     report = report.model_copy(update={"seconds": round(time.perf_counter() - started, 3)})
     if write:
         from rag.eval.report import write_retrieval_report

@@ -81,6 +81,10 @@ class EmbeddingCache:
     def __len__(self) -> int:
         return len(self._where)
 
+    def keys(self) -> list[str]:
+        """The keys of every sound cached vector."""
+        return list(self._where)
+
     def get(self, keys: Sequence[str]) -> np.ndarray:
         out = np.empty((len(keys), self.dimension), dtype=np.float32)
         for i, key in enumerate(keys):
