@@ -169,3 +169,37 @@ def rag() -> Callable[..., subprocess.CompletedProcess]:
         return subprocess.run([str(RAG), *args], capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
 
     return run
+
+
+@pytest.fixture
+def eval_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Evaluation indexes in this test's own folder (`RAG_EVAL_INDEXES`), never the project's cache."""
+    monkeypatch.setenv("RAG_EVAL_INDEXES", str(tmp_path / "eval-indexes"))
+    return tmp_path / "eval-indexes"
+
+
+SCIFACT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "scifact"
+
+
+def write_scifact_sample(folder: Path, *, test_queries: int, train_queries: int = 0, first_documents: int) -> Path:
+    """A small BEIR folder from ../shared/data/scifact: the first `test_queries` test claims (and `train_queries`
+    train claims) with their judgements, their relevant abstracts and the first `first_documents` abstracts."""
+    if not (SCIFACT / "corpus.jsonl").exists():
+        pytest.skip("../shared/data/scifact not present")
+    (folder / "qrels").mkdir(parents=True)
+    splits = {"test": test_queries, "train": train_queries}
+    judged: dict[str, list[list[str]]] = {}
+    for split, count in splits.items():
+        if count:
+            rows = [line.split("\t") for line in (SCIFACT / "qrels" / f"{split}.tsv").read_text().splitlines()[1:]]
+            qids = list(dict.fromkeys(q for q, _, _ in rows))[:count]
+            judged[split] = [r for r in rows if r[0] in qids]
+    wanted = {d for rows in judged.values() for _, d, _ in rows}
+    asked = {q for rows in judged.values() for q, _, _ in rows}
+    corpus = [json.loads(line) for line in (SCIFACT / "corpus.jsonl").read_text().splitlines()]
+    (folder / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for i, r in enumerate(corpus) if i < first_documents or r["_id"] in wanted))
+    queries = [json.loads(line) for line in (SCIFACT / "queries.jsonl").read_text().splitlines()]
+    (folder / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries if q["_id"] in asked))
+    for split, rows in judged.items():
+        (folder / "qrels" / f"{split}.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in rows))
+    return folder

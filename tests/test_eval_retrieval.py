@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import write_scifact_sample
 
 from rag.eval.retrieval import evaluate_retrieval
 from rag.eval.runs import read_trec_run
@@ -17,35 +18,13 @@ FIXTURES = Path(__file__).resolve().parent / "data"
 needs_scifact = pytest.mark.skipif(not (SCIFACT / "corpus.jsonl").exists(), reason="../shared/data/scifact not present")
 
 
-@pytest.fixture(autouse=True)
-def eval_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("RAG_EVAL_INDEXES", str(tmp_path / "eval-indexes"))
-    return tmp_path / "eval-indexes"
+pytestmark = pytest.mark.usefixtures("eval_cache")  # evaluation indexes in each test's own folder
 
 
 @pytest.fixture(scope="module")
 def mini_scifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """12 SciFact test queries, 12 train queries, their relevant abstracts and the first 40 abstracts."""
-    if not (SCIFACT / "corpus.jsonl").exists():
-        pytest.skip("../shared/data/scifact not present")
-    folder = tmp_path_factory.mktemp("mini") / "mini-scifact"
-    (folder / "qrels").mkdir(parents=True)
-    lines = (SCIFACT / "qrels" / "test.tsv").read_text().splitlines()
-    qrels = [line.split("\t") for line in lines[1:]]
-    qids = list(dict.fromkeys(q for q, _, _ in qrels))[:12]
-    judged = [(q, d, s) for q, d, s in qrels if q in qids]
-    train_rows = [line.split("\t") for line in (SCIFACT / "qrels" / "train.tsv").read_text().splitlines()[1:]]
-    train_qids = list(dict.fromkeys(q for q, _, _ in train_rows))[:12]
-    train = [(q, d, s) for q, d, s in train_rows if q in train_qids]
-    corpus = [json.loads(line) for line in (SCIFACT / "corpus.jsonl").read_text().splitlines()]
-    wanted = {d for _, d, _ in judged + train}
-    keep = [r for i, r in enumerate(corpus) if i < 40 or r["_id"] in wanted]
-    (folder / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in keep))
-    queries = [json.loads(line) for line in (SCIFACT / "queries.jsonl").read_text().splitlines()]
-    (folder / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries if q["_id"] in {*qids, *train_qids}))
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in judged))
-    (folder / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in train))
-    return folder
+    return write_scifact_sample(tmp_path_factory.mktemp("mini") / "mini-scifact", test_queries=12, train_queries=12, first_documents=40)
 
 
 def test_cli_json_shape_report_folder_and_cache(mini_scifact: Path, tmp_path: Path, rag):

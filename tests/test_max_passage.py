@@ -9,12 +9,15 @@ import random
 from pathlib import Path
 
 import pytest
+from conftest import write_scifact_sample
 
 from rag.chunking import ChunkSettings
 from rag.eval.runs import doc_run
 from rag.fusion import FusionSettings
 from rag.maxpassage import MaxPassageSettings, aggregate, fuse_documents
 from rag.models import Hit
+
+pytestmark = pytest.mark.usefixtures("eval_cache")  # evaluation indexes in each test's own folder
 
 SCIFACT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "scifact"
 FIXTURES = Path(__file__).resolve().parent / "data"
@@ -153,29 +156,12 @@ def test_on_sentence_passages_bm25_maxp_is_the_maxp_run_evaluation_made(fixture_
 # --------------------------------------------------------------------------- rag eval retrieval
 
 
-@pytest.fixture(autouse=True)
-def eval_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("RAG_EVAL_INDEXES", str(tmp_path / "eval-indexes"))
-    return tmp_path / "eval-indexes"
 
 
 @pytest.fixture(scope="module")
 def tiny_beir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Eight SciFact test claims, their abstracts and the first 30 abstracts (a BEIR folder)."""
-    if not (SCIFACT / "corpus.jsonl").exists():
-        pytest.skip("../shared/data/scifact not present")
-    folder = tmp_path_factory.mktemp("tiny") / "tiny-scifact"
-    (folder / "qrels").mkdir(parents=True)
-    rows = [line.split("\t") for line in (SCIFACT / "qrels" / "test.tsv").read_text().splitlines()[1:]]
-    qids = list(dict.fromkeys(q for q, _, _ in rows))[:8]
-    judged = [r for r in rows if r[0] in qids]
-    corpus = [json.loads(line) for line in (SCIFACT / "corpus.jsonl").read_text().splitlines()]
-    wanted = {d for _, d, _ in judged}
-    (folder / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for i, r in enumerate(corpus) if i < 30 or r["_id"] in wanted))
-    queries = [json.loads(line) for line in (SCIFACT / "queries.jsonl").read_text().splitlines()]
-    (folder / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries if q["_id"] in qids))
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in judged))
-    return folder
+    return write_scifact_sample(tmp_path_factory.mktemp("tiny") / "tiny-scifact", test_queries=8, first_documents=30)
 
 
 def test_eval_runs_maxp_on_its_own_windows_index_and_leaves_the_document_rows_alone(tiny_beir: Path, tmp_path: Path):
