@@ -290,6 +290,17 @@ def test_a_sentence_pinned_to_another_value_leads_only_when_nothing_else_can() -
     assert bottom_line([children], ask, ["aap"], SELECTION)[0].text == children.text  # said when it is all there is
 
 
+def test_an_effect_estimate_brings_the_arms_values_of_its_measure_into_the_bottom_line() -> None:
+    analysis = candidate("Analysis of Mean Number of Doses Received: Gain-Framed vs Loss-Framed, Risk Ratio 1.16 (95% CI 1.05 to 1.28).",
+                         1.0, doc="t", effect=True, result=True)
+    other = candidate("Analysis of Mean Number of Doses Received: Offered vs Recommended, Risk Ratio 1.02 (95% CI 0.9 to 1.1).",
+                      0.9, doc="t", effect=True, result=True, order=1)
+    values = candidate("Mean Number of Doses Received: Gain-Framed: 1.10 (n=300); Loss-Framed: .78 (n=299).", 0.3, doc="t",
+                       result=True, order=2)
+    ask = Ask(terms={"doses": 1.0})
+    assert [c.text for c in bottom_line([analysis, other, values], ask, ["t"], SELECTION)] == [analysis.text, values.text]
+
+
 def test_a_sentence_joined_to_the_one_it_depends_on_does_not_repeat_it() -> None:
     alone = candidate("most of the mortality gain is due to reduced cancer progression.", 1.0, section="evidence")
     joined = candidate("most of the mortality gain is due to reduced cancer progression. these findings favour quitting.", 0.9,

@@ -92,6 +92,15 @@ def preferred(candidate: Candidate, ask: Ask) -> bool:
     return candidate.info.role in ("conclusion", "recommendation", "result")
 
 
+def _same_measure(a: Candidate, b: Candidate) -> bool:
+    """Do two results rows name the same measure before their first colon ("Analysis of X: A vs B, RR 1.16 …" and
+    "X: A: .78; B: 1.10")?"""
+    heads = [c.text.partition(": ")[0].strip().lower() if ": " in c.text else "" for c in (a, b)]
+    if not all(heads) or any(len(h.split()) > MEASURE_WORDS for h in heads):
+        return False
+    return heads[0].endswith(heads[1]) or heads[1].endswith(heads[0])
+
+
 def _conflicts(candidate: Candidate) -> bool:
     """Is the sentence pinned to another value of what the question pins ("type 2" for a type 1 question), or
     about another population group only ("children" for an adult)?"""
@@ -192,8 +201,10 @@ def bottom_line(best: Sequence[Candidate], ask: Ask, documents: Sequence[str], s
             ):
                 continue  # another study's finding does not join this one's: one source, or sources of other kinds
             same = any(candidate.document.id == c.document.id and candidate.section == c.section for c in chosen)
-            if gain >= settings.bottom_gain * (2 if same else 1):  # from the same place it must add more
-                options.append((value(candidate) * (1 + gain), candidate))
+            # a results row's other half: the arms' values beside the effect estimate of the same measure, or the reverse
+            paired = any(_same_measure(candidate, c) and candidate.info.effect != c.info.effect for c in chosen)
+            if paired or gain >= settings.bottom_gain * (2 if same else 1):  # from the same place it must add more
+                options.append((value(candidate) * (1 + gain) * (settings.bottom_pair if paired else 1), candidate))
         if not options:
             break
         _, pick = max(options, key=lambda pair: (pair[0], -pair[1].order))
@@ -203,6 +214,7 @@ def bottom_line(best: Sequence[Candidate], ask: Ask, documents: Sequence[str], s
     return chosen
 
 
+MEASURE_WORDS = 40  # a longer text before the first colon is a sentence, not a measure's name
 SLOT_INTENTS = (None, "recommendation", "efficacy", "regulatory")  # what a question asks for slots to answer it
 EXCLUSION_INTENTS = (None, "recommendation", "efficacy")  # ... and for the exclusion to lead (not approval, dosing)
 
