@@ -95,6 +95,28 @@ def corpus_hash(documents: Sequence[Document]) -> str:
     return digest.hexdigest()
 
 
+def new_manifest(
+    sources: Sequence[Path], documents: Sequence[Document], passages: Sequence, *, build_id: str, model_info: ModelInfo | None,
+    chunking: ChunkSettings, settings: BuildSettings, bm25: BM25Settings, vocabulary: int, embedded: int, problems: Sequence,
+    field_file: str | None, artifacts: dict | None = None,
+) -> Manifest:
+    """The manifest facts every backend records for a build (a local folder or a Milvus collection)."""
+    return Manifest(
+        build_id=build_id,
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        sources=[str(s) for s in sources],
+        corpus_hash=corpus_hash(documents),
+        model=model_info,
+        chunking=chunking,
+        tokenizer=settings.tokenizer,
+        bm25=bm25,
+        counts=Counts(documents=len(documents), passages=len(passages), vocabulary=vocabulary, embedded=embedded),
+        problems=[p.message for p in problems],
+        field_file=field_file,
+        **({"artifacts": artifacts} if artifacts is not None else {}),
+    )
+
+
 def _check_unique(documents: Sequence[Document]) -> None:
     seen: dict[str, str | None] = {}
     for document in documents:
@@ -230,19 +252,10 @@ def _build_into(
     build_id = uuid.uuid4().hex
     write_store(folder, documents, passages, build_id=build_id, canonical_body=knowledge.canonical_body)
     progress.stage("checksums", None)
-    manifest = Manifest(
-        build_id=build_id,
-        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        sources=[str(s) for s in sources],
-        corpus_hash=corpus_hash(documents),
-        model=model_info,
-        chunking=chunking,
-        tokenizer=settings.tokenizer,
-        bm25=settings.bm25,
-        counts=Counts(documents=len(documents), passages=len(passages), vocabulary=len(bm25.vocabulary), embedded=embedded),
-        problems=[p.message for p in problems],
-        field_file=profile.field_file,
-        artifacts=record_artifacts(folder),
+    manifest = new_manifest(
+        sources, documents, passages, build_id=build_id, model_info=model_info, chunking=chunking, settings=settings,
+        bm25=settings.bm25, vocabulary=len(bm25.vocabulary), embedded=embedded, problems=problems,
+        field_file=profile.field_file, artifacts=record_artifacts(folder),
     )
     write_manifest(manifest, folder)
     write_stamps(folder, manifest.artifacts)

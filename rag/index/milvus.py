@@ -23,7 +23,6 @@ Collections without vectors of their own carry a 2-dimensional constant vector: 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import tempfile
@@ -36,7 +35,7 @@ from pathlib import Path
 from rag.bm25 import BM25Settings
 from rag.errors import IndexStateError, RagError
 from rag.index.location import MilvusLocation, parse_milvus
-from rag.index.manifest import Counts, Manifest, ModelInfo
+from rag.index.manifest import Manifest, ModelInfo
 from rag.models import Document, Passage
 
 PART = 60_000  # characters of JSON per meta row (ASCII, so bytes too); VARCHAR holds at most 65,535
@@ -272,7 +271,7 @@ def build_milvus_index(
     """Read, chunk and embed as a local build does (the embedding cache under `cache_root` is shared
     with local builds), then write the passages, BM25 terms and vectors into Milvus."""
     from rag.embedding import PassageEncoder, max_seq_length
-    from rag.index.build import BuildReport, _Silent, chunk_corpus, corpus_hash, embed_texts, field_knowledge, read_corpus
+    from rag.index.build import BuildReport, _Silent, chunk_corpus, embed_texts, field_knowledge, new_manifest, read_corpus
     from rag.index.embcache import model_slug
     from rag.index.querymodel import ensure_query_model
     from rag.profile.build import build_profile
@@ -314,18 +313,9 @@ def build_milvus_index(
         store.close()
 
     bm25 = BM25Settings(variant="lucene", k1=settings.bm25.k1, b=settings.bm25.b)  # what Milvus computes
-    manifest = Manifest(
-        build_id=uuid.uuid4().hex,
-        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        sources=[str(s) for s in sources],
-        corpus_hash=corpus_hash(documents),
-        model=model_info,
-        chunking=chunking,
-        tokenizer=settings.tokenizer,
-        bm25=bm25,
-        counts=Counts(documents=len(documents), passages=len(passages), vocabulary=len(document_frequency), embedded=embedded),
-        problems=[p.message for p in problems],
-        field_file=summary.field_file,
+    manifest = new_manifest(
+        sources, documents, passages, build_id=uuid.uuid4().hex, model_info=model_info, chunking=chunking, settings=settings,
+        bm25=bm25, vocabulary=len(document_frequency), embedded=embedded, problems=problems, field_file=summary.field_file,
     )
     write_milvus(
         where, manifest=manifest, documents=documents, passages=passages, tokens=tokens, vectors=vectors,
