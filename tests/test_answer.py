@@ -120,6 +120,20 @@ def test_prior_therapy_and_line_are_read_from_the_question(asker) -> None:
     assert asker.prepare("grade 3 colitis on pembrolizumab").prior == ()  # "on" is current therapy, not prior
 
 
+def test_what_she_already_had_is_context_for_retrieval_and_coverage_not_the_topic(asker) -> None:
+    prepared = asker.prepare("progressed 7 months into first-line pembrolizumab + carboplatin/paclitaxel + bevacizumab. "
+                             "Best 2L option in IO-pretreated patients?")
+    for drug in ("pembrolizumab", "carboplatin", "bevacizumab"):
+        assert drug not in prepared.dense_query.lower() and drug not in prepared.query.lower() and drug not in prepared.topic
+        assert drug in prepared.normalized  # still read: the page says it is not offered again
+    assert "immune checkpoint inhibitor" not in prepared.query  # the "IO" of "IO-pretreated" is what she had
+    assert "second-line" in prepared.query and "second-line" in prepared.dense_query  # which line comes next is the topic
+    answer = asker.ask("49F recurrent SCC cervix, progressed 7 months into first-line pembrolizumab + carboplatin/paclitaxel + "
+                       "bevacizumab (CPS 15), ECOG 1. Best 2L option, and is there randomized evidence in IO-pretreated patients?")
+    assert not answer.abstained and "tisotumab" in answer.bottom_line.text  # the trial that admitted prior anti-PD-(L)1
+    assert "pembrolizumab" not in answer.bottom_line.text.split(". ")[0]
+
+
 def test_what_she_had_is_read_before_pretreated_and_after_treated_per(asker) -> None:
     prepared = asker.prepare("stage IIIC1 SCC treated per KEYNOTE-A18 (pembro + cisplatin chemoRT), now lung mets. "
                              "Libtayo in a PD-1-pretreated patient?")
@@ -190,9 +204,7 @@ def test_a_clipped_word_is_read_as_the_index_terms_it_begins(asker) -> None:
 
 
 def test_a_trial_s_sentence_that_names_no_drug_is_about_the_trial_s_drugs(asker) -> None:
-    question = ("49F recurrent SCC cervix, lung + para-aortic nodes, progressed 7 months into first-line pembrolizumab + "
-                "carboplatin/paclitaxel + bevacizumab (CPS 15), ECOG 1. Best 2L option, and is there randomized evidence in "
-                "IO-pretreated patients?")
+    question = "progressed on the KEYNOTE-826 regimen (first-line pembrolizumab + carboplatin/paclitaxel + bevacizumab), CPS 15. Next option?"
     prepared = asker.prepare(question)
     unnamed = [c for c in asker.candidates(prepared, asker.gather(prepared))
                if c.document.id == "keynote-826-primary" and not asker._drug_tokens & c.info.tokens]

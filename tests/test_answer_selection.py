@@ -107,6 +107,18 @@ def test_a_named_body_leads_the_bottom_line() -> None:
     assert bottom_line(pool, ask, choose_documents(pool, ask, 6), SELECTION)[0].body == "ESMO"
 
 
+def test_what_an_unnamed_body_is_silent_on_does_not_lead_the_bottom_line() -> None:
+    silent = replace(candidate("whether nccn lists drug a as a second-line option could not be confirmed", 1.0, doc="nccn",
+                               kind="guideline", body="NCCN", negative=True, recommend=True, section="recommendation"), bottom_score=2.0)
+    effect = replace(candidate("drug a reduced the risk of death hazard ratio 0.70", 0.8, doc="trial", effect=True, survival=True),
+                     bottom_score=1.5)
+    pool = [silent, effect]
+    ask = Ask(terms={"drug": 1.0, "second-line": 1.0})
+    assert bottom_line(pool, ask, ["nccn", "trial"], SELECTION)[0] is effect
+    named = Ask(bodies=("NCCN",), terms={"drug": 1.0})  # "what does NCCN say": its silence is the answer
+    assert bottom_line(pool, named, ["nccn", "trial"], SELECTION)[0] is silent
+
+
 def test_what_a_named_body_says_leads_even_when_another_source_scores_far_higher() -> None:
     pool = [
         replace(candidate("nice offers a 75 g ogtt at 24 to 28 weeks", 1.6, doc="nice", kind="guideline", body="NICE",

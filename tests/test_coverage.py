@@ -28,7 +28,7 @@ def tokenize(text: str) -> list[str]:
 
 
 def question(conditions: tuple[str, ...], *, drugs: tuple[str, ...] = (), intents: tuple[str, ...] = ()) -> Question:
-    return Question(text="q", normalized="q", query="q", dense_query="q", drugs=drugs, conditions=conditions, intents=intents)
+    return Question(text="q", normalized="q", topic="q", query="q", dense_query="q", drugs=drugs, conditions=conditions, intents=intents)
 
 
 @pytest.fixture(scope="module")

@@ -164,7 +164,8 @@ class Asker:
         if not completed:
             return prepared
         words = " ".join(completed)
-        return replace(prepared, query=f"{prepared.query} ({'; '.join(completed)})", normalized=f"{prepared.normalized} {words}")
+        return replace(prepared, query=f"{prepared.query} ({'; '.join(completed)})", normalized=f"{prepared.normalized} {words}",
+                       topic=f"{prepared.topic} {words}")
 
     @cached_property
     def _sorted_terms(self) -> list[str]:
@@ -204,7 +205,7 @@ class Asker:
         seen_by_document: dict[str, set[str]] = {}
         for passage, analysis in zip(top, analyses):
             seen_by_document.setdefault(passage.doc_id, set()).update(analysis.context, *(s.tokens for s in analysis.sentences))
-        terms = self.terms(prepared.normalized, known_numbers_only=True)
+        terms = self.terms(prepared.topic, known_numbers_only=True)
         coverage = max((term_coverage(terms, seen) for seen in seen_by_document.values()), default=0.0)
         token_sets = [frozenset().union(*(s.tokens for s in a.sentences)) if a.sentences else frozenset() for a in analyses]
         topics = [self._topic_tokens(top_docs[d]) for d in list(dict.fromkeys(p.doc_id for p in top))[: settings.results_documents + 2]]
@@ -404,8 +405,9 @@ class Asker:
         and none answers); and what is not offered because the patient already had it."""
         retrieved = quoted_bodies
         present = self.profile.bodies([*question.bodies, *self.major_bodies])
-        asked = [d for d in question.drugs if d not in question.prior] or list(question.drugs)  # not what she already had
-        topic = " and ".join(asked) if asked else "this question"
+        asked = [d for d in question.drugs if d not in question.prior]  # not what she already had
+        topic = (" and ".join(asked) if asked else f"what follows {', '.join(question.prior_named)}" if question.prior_named
+                 else " and ".join(question.drugs) or "this question")
         gaps: list[Statement] = []
         for body in dict.fromkeys([*question.bodies, *self.major_bodies]):
             if body in retrieved:

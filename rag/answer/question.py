@@ -58,6 +58,8 @@ class Question:
 
     text: str
     normalized: str = field(metadata={"doc": "The question with rewritten words replaced by what they mean."})
+    topic: str = field(metadata={"doc": "What coverage is measured on: the normalized question without the prior therapies "
+                                        "(what the patient already had is context, not the topic)."})
     query: str = field(metadata={"doc": "The BM25 query: the question plus expansions (no body names)."})
     dense_query: str
     drugs: tuple[str, ...] = ()
@@ -256,19 +258,23 @@ def prepare_question(
     normalized = _split_shorthand_compounds(text, set(consumed))
     for word in sorted(set(consumed) | set(body_words), key=len, reverse=True):
         normalized = re.sub(rf"(?<![\w-]){re.escape(word)}(?![\w-])", " ", normalized, flags=re.IGNORECASE)
+    spoken = normalized
     normalized = " ".join([normalized, *drugs, *expansions])
-    query_text = text
-    for word in sorted(set(body_words) | set(prior_named), key=len, reverse=True):  # who says it, and what she already had,
-        query_text = re.sub(rf"(?<![\w-]){re.escape(word)}(?![\w-])", " ", query_text, flags=re.IGNORECASE)  # are not the topic
-    extra = [*(d for d in drugs if d not in prior), *expansions]  # what the patient already had is context, not the topic
+    query_text = _without(text, [*body_words, *prior_named])  # who says it, and what she already had, are not the topic
+    in_prior = {e for e in expansions if (at := [p for p, x in expansion_at if x == e.lower()])  # "IO" of "IO-pretreated"
+                and all(any(s <= p < e_ for s, e_ in spans) for p in at)}
+    topic_expansions = [e for e in expansions if e not in in_prior]
+    extra = [*(d for d in drugs if d not in prior), *topic_expansions]  # what the patient already had is context, not the topic
     if prior and line in knowledge.vocabulary.line_words:
         extra.append(knowledge.vocabulary.line_words[line])  # ... but it says which line comes next
     query = " ".join(query_text.split()) + (f" ({'; '.join(extra)})" if extra else "")
     return Question(
         text=text,
         normalized=" ".join(normalized.split()),
+        topic=" ".join(" ".join([_without(spoken, prior_named), *(d for d in drugs if d not in prior), *topic_expansions]).split()),
         query=query,
-        dense_query=" ".join([text, *(d for d in drugs if d not in prior), *extra[len(extra) - (1 if prior and line in knowledge.vocabulary.line_words else 0):]]),
+        dense_query=" ".join([_without(text, prior_named), *(d for d in drugs if d not in prior),
+                              *extra[len(extra) - (1 if prior and line in knowledge.vocabulary.line_words else 0):]]),
         drugs=drugs,
         unknown_drugs=unknown,
         leading_unknown=leading_unknown,
@@ -293,6 +299,13 @@ def prepare_question(
         asked=asked,
         answer_types=tuple(i for i, (q, _) in enumerate(knowledge.answer_types) if q.search(text)),
     )
+
+
+def _without(text: str, words: Collection[str]) -> str:
+    """`text` with each of `words` (whole words) blanked out."""
+    for word in sorted(set(words), key=len, reverse=True):
+        text = re.sub(rf"(?<![\w-]){re.escape(word)}(?![\w-])", " ", text, flags=re.IGNORECASE)
+    return " ".join(text.split())
 
 
 def _prior_spans(lowered: str, knowledge: Knowledge) -> list[tuple[int, int]]:

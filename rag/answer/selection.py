@@ -181,6 +181,8 @@ def bottom_line(best: Sequence[Candidate], ask: Ask, documents: Sequence[str], s
             return [min(excluded, key=lambda c: (-value(c) if c in pool else 0.0, c.order))]
     if settings.bottom_slots and _slots_apply(best, ask):
         return bottom_slots(ranked[0], [c for c in best if _leads(c, ask)], ask, settings, value)
+    # "whether NCCN lists X could not be confirmed": what a body is silent on answers only a question that names that body
+    ranked = [c for c in ranked if not (c.info.negative and c.kind == "guideline" and c.body not in ask.bodies)] or ranked
     chosen = [ranked[0]]
     words = _words(ranked[0])
     total = sum(ask.terms.values()) or 1.0
