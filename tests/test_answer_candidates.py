@@ -60,3 +60,15 @@ def test_a_sentence_about_what_the_text_covers_is_background_not_guidance() -> N
                                          "Aflibercept is recommended for diabetic macular oedema.")).sentences
     assert (scope.section, scope.role) == ("evidence", "background")  # never a bottom line (background does not lead)
     assert guidance.section == "recommendation"
+
+
+def test_a_structured_abstract_s_context_label_marks_background() -> None:
+    abstract = Document(id="pm-1", title="ADHD medications and cardiovascular events", kind="abstract")
+    text = ("CONTEXT More than 1.5 million US adults use stimulants for ADHD. "
+            "CONCLUSIONS Current use was not associated with an increased risk of serious cardiovascular events.")
+    analysis = analyse_passage(Passage(id="pm-1#0", doc_id="pm-1", section=(), text=text, ordinal=0), abstract,
+                               classifier=Classifier(KNOWLEDGE), knowledge=KNOWLEDGE, tokenize=make_tokenizer(TokenizerSettings()),
+                               continued=[])
+    context, conclusion = analysis.sentences
+    assert context.text.startswith("More than") and context.role == "background"  # the label is a heading, not the statement
+    assert conclusion.text.startswith("Current use") and conclusion.role == "conclusion"

@@ -173,6 +173,29 @@ def test_a_second_bottom_line_sentence_must_add_what_the_first_lacks() -> None:
     assert [c.text for c in chosen] == [first.text, adds.text]
 
 
+def test_the_bottom_line_never_repeats_a_sentence_inside_a_longer_one() -> None:
+    first = candidate("more than 1.5 million adults use stimulants.", 1.0, doc="a", order=0)
+    joined = candidate("more than 1.5 million adults use stimulants. these raise heart rate.", 0.9, doc="a", order=1)
+    other = candidate("current use was not associated with cardiovascular events.", 0.5, doc="a", result=True, order=2)
+    chosen = bottom_line([first, joined, other], Ask(terms={"stimul": 1.0, "heart": 1.0, "cardiovascular": 1.0}), ["a"], SELECTION)
+    assert [c.order for c in chosen] == [0, 2]
+
+
+def test_the_study_the_bottom_line_quotes_brings_its_effect_estimate() -> None:
+    pool = [
+        candidate("adhd is a common condition in adulthood", 1.0, doc="b", kind="abstract", order=0),
+        replace(candidate("adhd medication use was not associated with cardiovascular events", 0.6, doc="a", kind="abstract",
+                          result=True, order=100), bottom_score=3.0),
+        candidate("the adjusted rate ratio was 0.83", 0.2, doc="a", kind="abstract", result=True, effect=True, order=101),
+    ]
+    pool[0] = replace(pool[0], bottom_score=1.0)
+    pool[2] = replace(pool[2], bottom_score=0.0)
+    selection = select(pool, Ask(terms={"adhd": 1.0, "cardiovascular": 1.0}), SELECTION)
+    assert selection.bottom[0].document.id == "a"
+    evidence = [c.text for c in selection.sections["evidence"]]
+    assert evidence and evidence[0] == "the adjusted rate ratio was 0.83"  # lifted, and the answering study comes first
+
+
 def test_another_study_s_finding_does_not_join_the_bottom_line() -> None:
     first = candidate("drug a improved survival", 1.0, doc="a", result=True)
     other = candidate("drug a dose 10 mg in study b", 0.9, doc="b", result=True, order=1000)

@@ -190,8 +190,9 @@ def bottom_line(best: Sequence[Candidate], ask: Ask, documents: Sequence[str], s
     first = value(ranked[0])
     while len(chosen) < settings.bottom_sentences:
         options = []
+        said = Taken(c.text for c in chosen)
         for candidate in ranked[1:]:
-            if candidate in chosen or value(candidate) < settings.bottom_second * first:
+            if candidate in chosen or candidate.text in said or value(candidate) < settings.bottom_second * first:
                 continue
             if candidate.features is not None and candidate.features.qualifier_conflict:
                 continue  # a rule for stage IA beside the stage II answer answers another question
@@ -389,6 +390,9 @@ def select(candidates: Sequence[Candidate], ask: Ask, settings: SelectionSetting
         return Selection(bottom=[], sections={name: [] for name in SECTION_ORDER}, order=order)
     count = settings.documents * (2 if full else 1)
     bottom = bottom_line(best, ask, choose_documents(best, ask, count), settings)
+    answering = bottom[0] if bottom and bottom[0].kind in STUDY_KINDS else None
+    if answering is not None and answering.document.id != best[0].document.id:  # the study the bottom line quotes answers
+        best = _lift_lead_results(best, settings.lead_results, lead=answering.document.id)
     documents = choose_documents(best, ask, count, settings.document_floor)  # what the page quotes beside its bottom line
     documents += [d for d in dict.fromkeys(c.document.id for c in bottom) if d not in documents]
     quoted = set(documents)
@@ -400,7 +404,8 @@ def select(candidates: Sequence[Candidate], ask: Ask, settings: SelectionSetting
     sections["recommendation"] = _recommendations(
         [c for c in best if c.document.id in quoted or c.body in named], ask, settings, top * settings.recommendation_floor, taken
     )
-    lead = documents[:1] if best[0].kind in STUDY_KINDS else []  # the answering study's sentences come first in each section
+    # the answering study's sentences come first in each section
+    lead = [answering.document.id] if answering is not None else documents[:1] if best[0].kind in STUDY_KINDS else []
     section_best: dict[str, float] = {}
     for candidate in best:
         section_best.setdefault(candidate.section, candidate.relevance)
@@ -420,12 +425,13 @@ def select(candidates: Sequence[Candidate], ask: Ask, settings: SelectionSetting
     return Selection(bottom=bottom, sections=sections, order=order, omitted=omitted, documents=documents, exclusions=exclusions)
 
 
-def _lift_lead_results(best: list[Candidate], share: float) -> list[Candidate]:
-    """The best document's effect estimates ("adjusted HR 0.73 (95% CI 0.54-0.98)") score at least `share` of its best
-    sentence when it is a study: the sentence with the answering study's numbers often repeats few of the question's words."""
-    if not best or share <= 0 or best[0].kind not in STUDY_KINDS:
+def _lift_lead_results(best: list[Candidate], share: float, *, lead: str | None = None) -> list[Candidate]:
+    """The best document's (or `lead` study's) effect estimates ("adjusted HR 0.73 (95% CI 0.54-0.98)") score at least
+    `share` of the best sentence when it is a study: the sentence with the answering study's numbers often repeats few of
+    the question's words."""
+    if not best or share <= 0 or (lead is None and best[0].kind not in STUDY_KINDS):
         return best
-    lead, floor = best[0].document.id, best[0].relevance * share
+    lead, floor = lead or best[0].document.id, best[0].relevance * share
     lifted = [
         replace(c, relevance=floor) if c.document.id == lead and c.info.effect and c.relevance < floor and _leads(c) else c
         for c in best
