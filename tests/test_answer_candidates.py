@@ -64,11 +64,12 @@ def test_a_sentence_about_what_the_text_covers_is_background_not_guidance() -> N
 
 def test_a_structured_abstract_s_context_label_marks_background() -> None:
     abstract = Document(id="pm-1", title="ADHD medications and cardiovascular events", kind="abstract")
-    text = ("CONTEXT More than 1.5 million US adults use stimulants for ADHD. "
+    text = ("BACKGROUND A third of adults with ADHD are untreated. CONTEXT More than 1.5 million US adults use stimulants for ADHD. "
             "CONCLUSIONS Current use was not associated with an increased risk of serious cardiovascular events.")
     analysis = analyse_passage(Passage(id="pm-1#0", doc_id="pm-1", section=(), text=text, ordinal=0), abstract,
                                classifier=Classifier(KNOWLEDGE), knowledge=KNOWLEDGE, tokenize=make_tokenizer(TokenizerSettings()),
                                continued=[])
-    context, conclusion = analysis.sentences
+    background, context, conclusion = analysis.sentences
+    assert background.text.startswith("A third") and background.role == "background"
     assert context.text.startswith("More than") and context.role == "background"  # the label is a heading, not the statement
     assert conclusion.text.startswith("Current use") and conclusion.role == "conclusion"

@@ -17,7 +17,7 @@ from rag.knowledge import Knowledge
 from rag.models import Document, Passage
 from rag.sentences import split_sentences
 
-_INLINE_LABEL = re.compile(r"^((?:[A-Z]{2,} )*[A-Z]{3,}):?\s+(?=[A-Z][a-z]|\()")  # "CONCLUSIONS The ...", "MAIN OUTCOME MEASURES Serious ..."
+_INLINE_LABEL = re.compile(r"^((?:[A-Z]{2,} )*[A-Z]{3,}):?\s+(?=[A-Z][a-z]|[AI]\s|\()")  # "CONCLUSIONS The ...", "BACKGROUND A ..."
 MIN_SENTENCE_CHARS = 12  # shorter is a fragment; "Enrollment: 0 (Actual)" is a fact
 MAX_LIST_ITEMS = 4  # list items a sentence ending in a colon takes with it
 LIST_ITEM = re.compile(r"^\s*(?:[•·▪◦*–-]|\(?(?:\d{1,2}|[a-z])[.)])\s")  # "• The eye has …", "2) …", "(a) …"
