@@ -261,6 +261,7 @@ def main() -> None:
             # Milvus
             uri = f"milvus://127.0.0.1:{args.port}/bench{n}"
             built = build_milvus(n, (passages, documents, texts), vectors, uri, args)
+            print(json.dumps({"passages": n, "milvus_build": built}), flush=True)
             index = open_index(uri)
             r, rs = recall(index, vectors, query_vectors, query_texts)
             served = serve_all(uri, args, queries_file)

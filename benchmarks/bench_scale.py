@@ -80,14 +80,17 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def unmapped_mb(root: Path) -> float:
-    """MB of this process's memory maps of files under `root` that are not resident (from /proc/self/smaps)."""
+def unmapped_mb(root: Path | str) -> float:
+    """MB of this process's memory maps of files under `root` that are not resident (from /proc/self/smaps);
+    0 for an index that is not a local folder (milvus://...)."""
+    if not Path(root).is_dir():
+        return 0.0
     missing, current = 0, False
     try:
         lines = Path("/proc/self/smaps").read_text().splitlines()
     except OSError:
         return 0.0
-    root = str(root.resolve())
+    root = str(Path(root).resolve())
     for line in lines:
         fields = line.split()
         if fields and not fields[0].endswith(":"):  # a mapping header: address perms offset dev inode [path]
