@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.coverage import uncovered_conditions
+from rag.answer.coverage import decide, uncovered_conditions
 from rag.answer.question import Question
 from rag.answer.settings import AbstainSettings
 from rag.knowledge import default_knowledge
@@ -66,3 +66,13 @@ def test_a_results_question_needs_a_best_document_about_its_condition(knowledge)
     eligibility = question(("crohn's disease",), drugs=("certolizumab pegol",), intents=("eligibility",))
     enrol, _ = uncovered_conditions(eligibility, knowledge, Topics({"crohn": 1}), tokenize, passages, settings, top_topics=axspa)
     assert field == enrol == ["crohn's disease"]
+
+
+def test_a_close_passage_does_not_vouch_for_a_question_on_a_condition_the_corpus_lacks() -> None:
+    settings = AbstainSettings()
+    asked = question(("diabetes", "fatty liver disease"))
+    common = dict(has_hits=True, top_dense=0.64, scope="type 2 diabetes", settings=settings)
+    poorly = settings.min_coverage - 0.2
+    assert decide(asked, coverage=poorly, covered=["diabetes"], uncovered=["fatty liver disease"], **common).abstain
+    assert not decide(asked, coverage=poorly, covered=["diabetes"], uncovered=[], **common).abstain  # the close passage vouches
+    assert not decide(asked, coverage=settings.min_coverage + 0.1, covered=["diabetes"], uncovered=["fatty liver disease"], **common).abstain

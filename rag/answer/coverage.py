@@ -116,7 +116,8 @@ def decide(
         return abstain(f"The indexed corpus has no passage on {_names(missing)}.")
     if missing:
         gaps.append(f"The indexed corpus has no passage on {_names(missing)}.")
-    poorly_covered = coverage < settings.min_coverage and top_dense < settings.confident_dense
+    # a close passage vouches for a poorly covered question, unless the question names a condition the corpus lacks
+    poorly_covered = coverage < settings.min_coverage and (top_dense < settings.confident_dense or bool(uncovered))
     if poorly_covered or top_dense < settings.min_dense:
         return abstain(
             f"The indexed corpus does not cover this question (term coverage {coverage:.2f}, best passage similarity {top_dense:.2f})."
