@@ -276,3 +276,18 @@ def test_rows_agree_across_bm25_faiss_and_store(fixture_index) -> None:
     assert index.bm25.n_docs == index.faiss.ntotal == n
     vectors = index.faiss.reconstruct_n(0, n)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_document_s_passages_are_read_by_ordinal_range(fixture_index) -> None:
+    store = open_index(fixture_index.root).store
+    doc_id = max({p.doc_id for p in store.all_passages()}, key=lambda d: len(store.passages_of(d)))
+    whole = store.passages_of(doc_id)
+    assert len(whole) >= 3
+    assert store.passages_between(doc_id, 1, 2) == whole[1:3]
+    assert store.passages_between(doc_id, -5, 0) == whole[:1] and store.passages_between(doc_id, len(whole), len(whole) + 5) == []
+
+
+def test_drug_aliases_are_read_by_length_for_the_typo_check(fixture_index) -> None:
+    profile = open_index(fixture_index.root).profile
+    every = profile.alias_names("drug")
+    assert every and sorted(profile.alias_names("drug", shortest=8, longest=10)) == sorted(n for n in every if 8 <= len(n) <= 10)

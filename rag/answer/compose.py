@@ -111,7 +111,7 @@ class Asker:
         alone says nothing of what it is a condition for."""
         if not LIST_ITEM.match(passage.text):
             return None
-        before = [p for p in self.index.store.passages_of(passage.doc_id) if p.ordinal < passage.ordinal][-MAX_LIST_ITEMS:]
+        before = self.index.store.passages_between(passage.doc_id, passage.ordinal - MAX_LIST_ITEMS, passage.ordinal - 1)
         for back in reversed(before):
             if back.section != passage.section:
                 return None
@@ -127,9 +127,7 @@ class Asker:
         if not passage.text.rstrip().endswith(":"):
             return []
         items: list[Passage] = []
-        for after in self.index.store.passages_of(passage.doc_id):
-            if after.ordinal <= passage.ordinal:
-                continue
+        for after in self.index.store.passages_between(passage.doc_id, passage.ordinal + 1, passage.ordinal + MAX_LIST_ITEMS + 1):
             if after.section != passage.section or not LIST_ITEM.match(after.text) or len(items) == MAX_LIST_ITEMS:
                 break
             items.append(after)
@@ -147,7 +145,7 @@ class Asker:
             if document.kind not in (*STUDY_KINDS, "other", "review"):
                 self._designs[document.id] = "none"
             else:
-                first = self.index.store.passages_of(document.id)[:1]
+                first = self.index.store.passages_between(document.id, 0, 0)
                 text = f"{document.title} {first[0].text if first else ''}"
                 designs = self.knowledge.designs
                 self._designs[document.id] = (

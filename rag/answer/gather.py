@@ -153,7 +153,7 @@ def _whole_documents(
     last = max((position for position, _ in ranked), default=0) + 1
     out = list(ranked)
     for doc_id in best:
-        for passage in index.store.passages_of(doc_id)[: settings.whole_passages]:
+        for passage in index.store.passages_between(doc_id, 0, settings.whole_passages - 1):
             if passage.id not in present:
                 out.append((last, passage))
                 present.add(passage.id)

@@ -7,6 +7,7 @@ the package's vocabulary and the field file — never from code.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -167,7 +168,10 @@ def prepare_question(
         and w not in known and w not in dictionary
     ]
     if candidates:
-        long_names = [n for n in profile.alias_names("drug") if len(n) >= 6 and " " not in n]
+        # difflib's ratio is at most 2·min(a, b)/(a + b): names whose length rules out the cutoff are never read
+        shortest = max(6, math.ceil(min(map(len, candidates)) * TYPO_CUTOFF / (2 - TYPO_CUTOFF)))
+        longest = math.floor(max(map(len, candidates)) * (2 - TYPO_CUTOFF) / TYPO_CUTOFF)
+        long_names = [n for n in profile.alias_names("drug", shortest=shortest, longest=longest) if " " not in n]
         close = {w: m[0] for w in candidates if (m := difflib.get_close_matches(w, long_names, n=1, cutoff=TYPO_CUTOFF))}
         resolved = profile.aliases(close.values())
         for word, alias in close.items():

@@ -553,6 +553,9 @@ class MilvusStore:
             self._of_document[doc_id] = [self._passage(r) for r in sorted(rows, key=lambda r: r["ordinal"])]
         return self._of_document[doc_id]
 
+    def passages_between(self, doc_id: str, first: int, last: int) -> list[Passage]:
+        return [p for p in self.passages_of(doc_id) if first <= p.ordinal <= last]
+
     def _document_rows(self, ids: list[str], fields: list[str]) -> list[dict]:
         out: list[dict] = []
         for start in range(0, len(ids), 500):

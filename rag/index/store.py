@@ -107,6 +107,12 @@ class PassageStore:
     def passages_of(self, doc_id: str) -> list[Passage]:
         return [self._passage(r) for r in self._query("SELECT * FROM passages WHERE doc_id = ? ORDER BY ordinal", (doc_id,))]
 
+    def passages_between(self, doc_id: str, first: int, last: int) -> list[Passage]:
+        """The passages of one document whose ordinal is in [first, last], in order (a list item's neighbours,
+        without reading a long guideline whole)."""
+        sql = "SELECT * FROM passages WHERE doc_id = ? AND ordinal BETWEEN ? AND ? ORDER BY ordinal"
+        return [self._passage(r) for r in self._query(sql, (doc_id, first, last))]
+
     def all_passages(self) -> list[Passage]:
         return [self._passage(r) for r in self._query("SELECT * FROM passages ORDER BY row")]
 

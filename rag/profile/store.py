@@ -93,9 +93,11 @@ class ProfileStore:
     def bodies(self, names: Iterable[str]) -> dict[str, int]:
         return {k: int(v[0]) for k, v in self._lookup("bodies", "name", "documents", names).items()}
 
-    def alias_names(self, kind: str = "drug") -> list[str]:
-        """Every alias of one kind (read only when a question has a word that may be a misspelt drug)."""
-        return [r[0] for r in self._query("SELECT alias FROM aliases WHERE kind = ?", (kind,))]
+    def alias_names(self, kind: str = "drug", *, shortest: int = 0, longest: int = 10**6) -> list[str]:
+        """Every alias of one kind, of `shortest` to `longest` characters (read only when a question has a word that
+        may be a misspelt drug)."""
+        sql = "SELECT alias FROM aliases WHERE kind = ? AND length(alias) BETWEEN ? AND ?"
+        return [r[0] for r in self._query(sql, (kind, shortest, longest))]
 
     def drug_corpus_names(self) -> list[str]:
         """The distinct corpus names of drugs (read once per opened index, when a question names a drug)."""
