@@ -336,6 +336,22 @@ def test_an_effect_estimate_brings_the_arms_values_of_its_measure_into_the_botto
     assert [c.text for c in bottom_line([analysis, other, values], ask, ["t"], SELECTION)] == [analysis.text, values.text]
 
 
+def test_rows_under_one_outcome_heading_are_one_measure_whatever_the_values_row_scores() -> None:
+    heading = ("Results", "Primary outcome: Number of Participants With Prostate Cancer (Modified Crude Rate Approach)")
+
+    def row(text: str, score: float, order: int, **flags) -> Candidate:
+        made = candidate(text, 1.0, doc="t", result=True, order=order, **flags)
+        return replace(made, passage=made.passage.model_copy(update={"section": heading}), bottom_score=score)
+
+    analysis = row("Analysis of Number of Participants With Prostate Cancer (Modified): Placebo vs Drug, Relative Risk Reduction 23.1.",
+                   17.7, 0, effect=True)
+    restricted = replace(row("Analysis of Number of Participants With Prostate Cancer (Restricted): Placebo vs Drug, RRR 22.8.",
+                             17.6, 1, effect=True), passage=analysis.passage.model_copy(update={"id": "t#other", "section": ("Results", "Other")}))
+    values = row("Overall, n=3424, 3305: Placebo: 858 (n=3424); Drug: 659 (n=3305).", 12.7, 2)
+    chosen = bottom_line([analysis, restricted, values], Ask(terms={"prostate": 1.0}), ["t"], SELECTION)
+    assert [c.text for c in chosen] == [analysis.text, values.text]  # 5 logits below, under the 0.1 share: still its other half
+
+
 def test_a_sentence_joined_to_the_one_it_depends_on_does_not_repeat_it() -> None:
     alone = candidate("most of the mortality gain is due to reduced cancer progression.", 1.0, section="evidence")
     joined = candidate("most of the mortality gain is due to reduced cancer progression. these findings favour quitting.", 0.9,

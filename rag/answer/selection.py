@@ -98,6 +98,8 @@ def _same_measure(a: Candidate, b: Candidate) -> bool:
     heads = [c.text.partition(": ")[0].strip().lower() if ": " in c.text else "" for c in (a, b)]
     if not all(heads) or any(len(h.split()) > MEASURE_WORDS for h in heads):
         return False
+    if a.document.id == b.document.id and a.passage.section and a.passage.section == b.passage.section:
+        return True  # rows under one outcome heading ("Overall, n=4073, 4049: Placebo: 858 …" under "Primary outcome: X")
     return heads[0].endswith(heads[1]) or heads[1].endswith(heads[0])
 
 
@@ -192,7 +194,9 @@ def bottom_line(best: Sequence[Candidate], ask: Ask, documents: Sequence[str], s
         options = []
         said = Taken(c.text for c in chosen)
         for candidate in ranked[1:]:
-            if candidate in chosen or candidate.text in said or value(candidate) < settings.bottom_second * first:
+            # a results row's other half: the arms' values beside the effect estimate of the same measure, or the reverse
+            paired = settings.bottom_pair and any(_same_measure(candidate, c) and candidate.info.effect != c.info.effect for c in chosen)
+            if candidate in chosen or candidate.text in said or (value(candidate) < settings.bottom_second * first and not paired):
                 continue
             if candidate.features is not None and candidate.features.qualifier_conflict:
                 continue  # a rule for stage IA beside the stage II answer answers another question
@@ -204,13 +208,11 @@ def bottom_line(best: Sequence[Candidate], ask: Ask, documents: Sequence[str], s
             ):
                 continue  # another study's finding does not join this one's: one source, or sources of other kinds
             same = any(candidate.document.id == c.document.id and candidate.section == c.section for c in chosen)
-            # a results row's other half: the arms' values beside the effect estimate of the same measure, or the reverse
-            paired = any(_same_measure(candidate, c) and candidate.info.effect != c.info.effect for c in chosen)
             if paired or gain >= settings.bottom_gain * (2 if same else 1):  # from the same place it must add more
-                options.append((value(candidate) * (1 + gain) * (settings.bottom_pair if paired else 1), candidate))
+                options.append((paired, value(candidate) * (1 + gain), candidate))
         if not options:
             break
-        _, pick = max(options, key=lambda pair: (pair[0], -pair[1].order))
+        *_, pick = max(options, key=lambda option: (option[0], option[1], -option[2].order))  # the other half first
         chosen.append(pick)
         words += _words(pick)
         have |= pick.info.tokens

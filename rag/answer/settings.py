@@ -137,10 +137,11 @@ class SelectionSettings(_Settings):
         "passage section). 0: any close second sentence of the same source may join (dev splits of all gold sets: "
         "bottom line direct 0.476-0.767 -> 0.667-0.850 against 0.15).",
     )
-    bottom_pair: float = Field(
-        default=10.0, ge=1.0,
-        description="Factor of a second bottom-line sentence that completes the first's results row: the arms' values of "
-        "the measure whose effect estimate leads, or the reverse (CT.gov dev: bottom line direct 0.667 -> 0.714).",
+    bottom_pair: bool = Field(
+        default=True,
+        description="A results row that leads the bottom line brings its other half as the second sentence, whatever it "
+        "scores: the arms' values of the measure whose effect estimate leads (rows under one outcome heading, or naming one "
+        "measure before their first colon), or the reverse.",
     )
     bottom_preference: float = Field(default=1.2, description="Factor, in the bottom line, of a sentence of the kind the question asks for.")
     bottom_negative: float = Field(default=0.8, description="Factor, in the bottom line, of 'no recommendation' and caveat sentences.")
