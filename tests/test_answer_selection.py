@@ -282,6 +282,17 @@ def test_the_word_budget_keeps_every_section_s_best_statement_first() -> None:
     assert selection.sections["safety"] and selection.sections["evidence"]  # breadth before depth
 
 
+def test_after_each_section_s_best_the_budget_goes_to_the_strongest_statements() -> None:
+    long = " ".join(["word"] * 40)
+    pool = [candidate(f"{long} evidence {i}", 1.0 - i / 100, doc=f"e{i // 2}", order=i, result=True) for i in range(6)]
+    pool += [candidate(f"{long} safety {i}", 0.5 - i / 10, doc="s", section="safety", order=100 + i) for i in range(3)]
+    settings = SelectionSettings(word_budget=260, section_floor=0.0, global_floor=0.0, document_floor=0.0)
+    selection = select(pool, Ask(terms={"word": 1.0}), settings)
+    safety = [c.text.split()[-1] for c in selection.sections["safety"]]
+    evidence = selection.sections["evidence"]
+    assert safety == ["0"] and len(evidence) >= 3  # the weak safety tail gives way to strong evidence
+
+
 def test_sections_are_ordered_by_what_was_asked() -> None:
     assert section_order(("dosing",))[0] == "safety"
     assert section_order(("efficacy",))[0] == "evidence"
