@@ -146,6 +146,11 @@ def test_the_asking_sentence_sets_what_is_asked(asker) -> None:
     assert asker.prepare("PD-L1 testing in cervical cancer: when?").intents[0] == "screening"
 
 
+def test_a_sample_size_the_question_states_is_not_a_question_about_design(asker) -> None:
+    assert "design" not in asker.prepare("EMPOWER-Cervical 1 Japanese subgroup n=56 OS HR and TEAE rates").intents
+    assert asker.prepare("EMPOWER-Cervical 1: phase and n?").intents[0] == "design"
+
+
 def test_the_readme_question_leads_with_guidance_and_gives_status_by_region_and_the_trial_effect(asker) -> None:
     answer = asker.ask("Recurrent cervical cancer after platinum: is cemiplimab (Libtayo) an option, and what do NCCN and ESMO say?")
     sentences = answer.bottom_line.text
