@@ -231,6 +231,17 @@ def test_an_option_question_gets_a_bottom_line_of_slots() -> None:
     assert len(chosen) == 3
 
 
+def test_the_status_slot_is_the_status_of_the_drug_asked_about() -> None:
+    pool = [
+        candidate("trial j: drugc with drugp was non-inferior to drugs with drugp, hazard ratio 0.99", 1.0, doc="j", result=True,
+                  effect=True, survival=True),
+        candidate("no us or eu approval of drugz added to drugp for this cancer", 0.9, doc="l", kind="label", body="FDA",
+                  section="recommendation", recommend=True, regions=("US", "EU"), order=1000),
+    ]
+    ask = Ask(intents=("efficacy",), topic=frozenset({"drugc", "drugs", "drugp"}), lead_topic=frozenset({"drugc"}), terms={"drugc": 1.0})
+    assert [c.document.id for c in bottom_line(pool, ask, ["j", "l"], SELECTION)] == ["j"]  # drugz's status is not drugc's
+
+
 def test_what_a_named_body_says_comes_second_even_when_it_is_nothing() -> None:
     ask = Ask(intents=("recommendation",), bodies=("ESMO",), topic=frozenset({"drugx"}), terms={"drugx": 1.0})
     chosen = bottom_line(_option_pool(), ask, ["esmo", "t", "esgo", "fda", "ema"], SELECTION)

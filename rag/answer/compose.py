@@ -349,6 +349,7 @@ class Asker:
             prior_tokens=self._tokens_of([*prepared.prior, *prepared.prior_named]), line=prepared.line,
             terms=self.terms(prepared.normalized), subgroups=prepared.asks("subgroup"),
             topic=self._tokens_of(d for d in prepared.drugs if d not in prepared.prior),
+            lead_topic=self._tokens_of([d for d in prepared.drugs if d not in prepared.prior][:1]),
             same_class=any(d in self._with_class_mates(prepared.prior) for d in prepared.named_outside_prior),
         )
 

@@ -50,6 +50,7 @@ class Ask:
     terms: dict[str, float] = field(default_factory=dict)  # question terms and their idf
     subgroups: bool = False  # the question asks about subgroups (then a subgroup result may lead)
     topic: frozenset[str] = frozenset()  # tokens of the drugs the question is about (not those she already had)
+    lead_topic: frozenset[str] = frozenset()  # ... of the first of them ("can carboplatin replace cisplatin": carboplatin)
     same_class: bool = False  # it asks about a drug of the class of one she already had (cemiplimab after pembrolizumab)
 
 
@@ -261,7 +262,9 @@ def bottom_slots(first: Candidate, pool: Sequence[Candidate], ask: Ask, settings
         lambda c: c.kind == "guideline" and c.info.recommend and c.section in ("recommendation", "algorithm"),
         key=lambda c: (c.info.grade is None, -value(c), c.order),
     )
-    regional = best_of(lambda c: c.kind == "label" and c.info.recommend and len(c.regions) >= 2)
+    regional = best_of(  # the status of the drug asked about, not of a regimen that merely includes a partner of it
+        lambda c: c.kind == "label" and c.info.recommend and len(c.regions) >= 2 and bool(c.info.tokens & (ask.lead_topic or ask.topic))
+    )
     effect = best_of(  # the whole population's result before a part's (a histology, a region)
         lambda c: c.kind not in ("guideline", "label") and c.info.effect and c.info.survival,
         key=lambda c: (not c.info.whole, -value(c), c.order),
