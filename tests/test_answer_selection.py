@@ -242,6 +242,17 @@ def test_the_status_slot_is_the_status_of_the_drug_asked_about() -> None:
     assert [c.document.id for c in bottom_line(pool, ask, ["j", "l"], SELECTION)] == ["j"]  # drugz's status is not drugc's
 
 
+def test_a_document_whose_best_sentence_may_not_lead_does_not_push_the_answering_study_out() -> None:
+    pool = [candidate(f"guideline {i} could not confirm drugx", 2.0 - i / 10, doc=f"g{i}", kind="guideline", body=f"B{i}",
+                      section="recommendation", negative=True, subgroup=True, order=i) for i in range(3)]
+    pool += [candidate(f"guideline {i} describes its panel", 0.3, doc=f"g{i}", kind="guideline", body=f"B{i}", order=10 + i)
+             for i in range(3)]
+    pool.append(candidate("in previously treated patients drugx gave 7 responses among 32 (21.9%)", 1.0, doc="t", result=True,
+                          order=100))
+    selection = select(pool, Ask(terms={"drugx": 1.0}), replace_settings(bottom_documents=3))
+    assert selection.bottom[0].document.id == "t"
+
+
 def test_what_a_named_body_says_comes_second_even_when_it_is_nothing() -> None:
     ask = Ask(intents=("recommendation",), bodies=("ESMO",), topic=frozenset({"drugx"}), terms={"drugx": 1.0})
     chosen = bottom_line(_option_pool(), ask, ["esmo", "t", "esgo", "fda", "ema"], SELECTION)

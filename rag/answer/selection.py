@@ -394,7 +394,9 @@ def select(candidates: Sequence[Candidate], ask: Ask, settings: SelectionSetting
     if not best:
         return Selection(bottom=[], sections={name: [] for name in SECTION_ORDER}, order=order)
     count = settings.documents * (2 if full else 1)
-    bottom = bottom_line(best, ask, choose_documents(best, ask, count), settings)
+    # the bottom line comes from the documents best at what may lead (a document whose best sentence is a guideline's
+    # silence or a subgroup does not push the answering study out)
+    bottom = bottom_line(best, ask, choose_documents([c for c in best if _leads(c, ask)], ask, count), settings)
     answering = bottom[0] if bottom and bottom[0].kind in STUDY_KINDS else None
     if answering is not None and answering.document.id != best[0].document.id:  # the study the bottom line quotes answers
         best = _lift_lead_results(best, settings.lead_results, lead=answering.document.id)
