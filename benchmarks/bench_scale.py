@@ -137,7 +137,8 @@ def serve(root: Path, retriever: str, queries_file: Path, count: int, k: int) ->
 
     return {
         "retriever": retriever,
-        "faiss_settings": describe_faiss(index.faiss) if retriever != "bm25" else None,  # as loaded: what served
+        # as loaded: what served (a Milvus index has no faiss side)
+        "faiss_settings": describe_faiss(index.faiss) if retriever != "bm25" and hasattr(index, "faiss") else None,
         "queries": len(times),
         "open_and_first_query_s": round(first, 2),
         "p50_ms": round(float(np.percentile(times, 50)), 1),
