@@ -146,6 +146,13 @@ def test_the_asking_sentence_sets_what_is_asked(asker) -> None:
     assert asker.prepare("PD-L1 testing in cervical cancer: when?").intents[0] == "screening"
 
 
+def test_a_toxicity_on_a_drug_reads_the_guidance_for_its_class(asker) -> None:
+    question = "grade 3 colitis on pembrolizumb for cervical ca - steroid dose, hold or stop, how long taper?"
+    assert "immune checkpoint inhibitor" in asker.prepare(question).query  # irAE guidance is written for the class
+    bottom = asker.ask(question).bottom_line.text
+    assert "1–2 mg/kg" in bottom and "200 mg every 3 weeks" not in bottom  # the steroid dose, not pembrolizumab's
+
+
 def test_a_sample_size_the_question_states_is_not_a_question_about_design(asker) -> None:
     assert "design" not in asker.prepare("EMPOWER-Cervical 1 Japanese subgroup n=56 OS HR and TEAE rates").intents
     assert asker.prepare("EMPOWER-Cervical 1: phase and n?").intents[0] == "design"

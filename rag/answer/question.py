@@ -269,6 +269,8 @@ def prepare_question(
                 and all(any(s <= p < e_ for s, e_ in spans) for p in at)}
     topic_expansions = [e for e in expansions if e not in in_prior]
     extra = [*(d for d in drugs if d not in prior), *topic_expansions]  # what the patient already had is context, not the topic
+    if "safety" in intents:  # a toxicity of a drug is managed by its class's guidance ("colitis on pembrolizumab": checkpoint inhibitors)
+        extra += [c for c, members in knowledge.classes.items() if any(d in members for d in drugs if d not in prior) and c not in extra]
     if prior and line in knowledge.vocabulary.line_words:
         extra.append(knowledge.vocabulary.line_words[line])  # ... but it says which line comes next
     query = " ".join(query_text.split()) + (f" ({'; '.join(extra)})" if extra else "")
