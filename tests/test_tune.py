@@ -316,3 +316,20 @@ def test_a_failed_run_leaves_nothing_at_the_target(sample: Path, tmp_path: Path,
     with pytest.raises(KeyboardInterrupt):
         tune_model(tmp_path / "model", TuneSettings(**TINY), pairs="corpus", dataset=sample)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_an_index_cache_copies_the_shipped_query_model(tuned, tmp_path: Path) -> None:
+    """A build with --model <tuned folder> takes the folder's verified ONNX export instead of exporting again."""
+    from rag.embedding import PassageEncoder
+    from rag.index.querymodel import ensure_query_model
+
+    target, _ = tuned
+
+    def export() -> None:
+        raise AssertionError("exported again")
+
+    onnx_dir = ensure_query_model(tmp_path / "cache", PassageEncoder(str(target), target), on_export=export)
+    assert (onnx_dir / "model.onnx").read_bytes() == (target / "onnx" / "model.onnx").read_bytes()
+    assert sorted(p.name for p in onnx_dir.iterdir()) == sorted(p.name for p in (target / "onnx").iterdir())
+    assert not (target / "onnx" / "model.onnx").samefile(onnx_dir / "model.onnx")  # a copy: the index never writes into the model
