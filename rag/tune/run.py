@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.embedding import TUNE_FILE
 from rag.errors import TuneError, writing
 from rag.tune.pairs import TrainingData, corpus_data, qrels_data
 from rag.tune.settings import TuneSettings
 from rag.tune.trainer import TrainingRun
 
-TUNE_FILE = "tune.json"
 QUERY_DIR = "onnx"  # as rag.index.querymodel lays out a cached export
 FORMAT_VERSION = 1
 PAIR_SOURCES = ("qrels", "corpus")
