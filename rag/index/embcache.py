@@ -24,7 +24,13 @@ def text_key(text: str) -> str:
 
 
 def model_slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "model"
+    """The folder name of a model's cache: its name made path-safe, and for a model folder `rag tune`
+    wrote, its tune.json stamp too (a model retrained into the same folder gets a fresh cache)."""
+    from rag.embedding import tuned_stamp
+
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "model"
+    stamp = tuned_stamp(name)
+    return f"{slug}-tuned-{stamp}" if stamp else slug
 
 
 def _atomic_write_bytes(path: Path, write) -> None:  # noqa: ANN001

@@ -3,7 +3,9 @@
 The export is written once into `embeddings/<model>/onnx/` with a `checksums.json` of its files; a
 build links the files into its `dense/` folder only after re-hashing them against that record, and
 exports again when any is missing or damaged. So a damaged `model.onnx` never survives a rebuild (it
-is a hard link to the cached copy, which is what a rebuild checks).
+is a hard link to the cached copy, which is what a rebuild checks). A model folder written by `rag tune`
+carries its export in the same layout (`<model>/onnx/` with `checksums.json`); when it verifies, the
+cache copies it instead of exporting again.
 """
 
 from __future__ import annotations
@@ -21,11 +23,16 @@ CHECKSUMS = "checksums.json"
 
 
 def ensure_query_model(cache_dir: Path, encoder: PassageEncoder, *, on_export: Callable[[], None]) -> Path:
-    """The folder of the verified cached export, exporting it first if it is missing or damaged."""
+    """The folder of the verified cached export, exporting it first if it is missing or damaged. A model
+    folder that carries its own verified export in this layout (`rag tune` writes one) is copied instead."""
     onnx_dir = cache_dir / "onnx"
     if not _intact(onnx_dir):
-        on_export()
-        _export(cache_dir, onnx_dir, encoder)
+        shipped = encoder.model_dir / "onnx"
+        if shipped.resolve() != onnx_dir.resolve() and _intact(shipped):
+            _stage(cache_dir, onnx_dir, lambda staging: shutil.copytree(shipped, staging))
+        else:
+            on_export()
+            _export(cache_dir, onnx_dir, encoder)
     return onnx_dir
 
 
@@ -55,11 +62,19 @@ def _intact(onnx_dir: Path) -> bool:
 
 
 def _export(cache_dir: Path, onnx_dir: Path, encoder: PassageEncoder) -> None:
+    def export(staging: Path) -> None:
+        encoder.export_onnx(staging)
+        checksums = {p.name: describe(p).model_dump() for p in sorted(staging.iterdir())}
+        (staging / CHECKSUMS).write_text(json.dumps(checksums, indent=2), encoding="utf-8")
+
+    _stage(cache_dir, onnx_dir, export)
+
+
+def _stage(cache_dir: Path, onnx_dir: Path, fill: Callable[[Path], object]) -> None:
+    """Fill a staging folder beside `onnx_dir`, then rename it into place."""
     staging = cache_dir / f"onnx.{os.getpid()}.partial"
     shutil.rmtree(staging, ignore_errors=True)
-    encoder.export_onnx(staging)
-    checksums = {p.name: describe(p).model_dump() for p in sorted(staging.iterdir())}
-    (staging / CHECKSUMS).write_text(json.dumps(checksums, indent=2), encoding="utf-8")
+    fill(staging)
     shutil.rmtree(onnx_dir, ignore_errors=True)
     os.replace(staging, onnx_dir)
 
