@@ -43,7 +43,7 @@ def gather(
         dense = _hits(index, pairs)
         top_dense = pairs[0][1] if pairs else 0.0
         if question.prior_named:  # how close the corpus comes is measured on the question as asked, prior therapies included
-            top_dense = max(top_dense, *(s for _, s in index.dense_top(question.text, 1)))
+            top_dense = max([top_dense, *(s for _, s in index.dense_top(question.text, 1))])
     fused = reciprocal_rank_fusion([lexical, dense], 2 * settings.depth)
     lead = _body_passages(question, index, scored, settings, major_bodies)
     documents = index.store.documents_by_ids([h.doc_id for h in fused[: settings.depth]] + [h.doc_id for h in lead])
