@@ -73,3 +73,10 @@ def test_a_structured_abstract_s_context_label_marks_background() -> None:
     assert background.text.startswith("A third") and background.role == "background"
     assert context.text.startswith("More than") and context.role == "background"  # the label is a heading, not the statement
     assert conclusion.text.startswith("Current use") and conclusion.role == "conclusion"
+
+
+def test_in_addition_to_opens_a_sentence_of_its_own_but_in_addition_comma_depends_on_the_one_before() -> None:
+    first, own, depends = analyse(passage(11, "Offer diet advice. In addition to diet, exercise lowers glucose. "
+                                              "In addition, walk daily.")).sentences
+    assert own.text == "In addition to diet, exercise lowers glucose." and not own.dependent
+    assert depends.dependent and depends.text.startswith("In addition to diet") and depends.text.endswith("walk daily.")

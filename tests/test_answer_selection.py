@@ -393,3 +393,11 @@ def test_a_sentence_joined_to_the_one_it_depends_on_does_not_repeat_it() -> None
     chosen = select([alone, joined, other], Ask(terms={"mortality": 1.0}), replace_settings(bottom_sentences=1, document_floor=0.0))
     page = [c.text for c in [*chosen.bottom, *chosen.sections["evidence"]]]
     assert sum("reduced cancer progression" in t for t in page) == 1, page
+
+
+def test_two_joined_sentences_that_overlap_do_not_both_join_the_bottom_line() -> None:
+    # "C. A." (A joined to C) and "A. B." (B joined to A) share A: the bottom line says A once
+    ca = candidate("Women should exercise daily. Exercise lowers glucose.", 1.0, doc="a", order=0)
+    ab = candidate("Exercise lowers glucose. Both walking and swimming work.", 0.95, doc="a", order=1, section="algorithm")
+    chosen = bottom_line([ca, ab], Ask(terms={"exercis": 1.0, "glucos": 1.0, "walking": 1.0, "swimming": 1.0}), ["a"], SELECTION)
+    assert [c.order for c in chosen] == [0]

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from rag.answer.candidates import Candidate
 from rag.answer.models import SECTION_ORDER, SectionName
 from rag.answer.settings import SelectionSettings
+from rag.sentences import split_sentences
 
 INTENT_SECTIONS: dict[str, tuple[SectionName, ...]] = {
     "dosing": ("safety", "recommendation", "evidence", "algorithm", "caveats"),
@@ -326,22 +327,27 @@ def _recommendations(best: Sequence[Candidate], ask: Ask, settings: SelectionSet
 
 
 class Taken:
-    """Statements already on the page. A sentence is taken when it holds one of them or one of them holds it:
-    a sentence joined to the one it depends on ("… reduced cancer progression. These findings indicate …")
-    repeats that one."""
+    """Statements already on the page. A statement is taken when it shares a sentence with one of them: a
+    sentence joined to the one it depends on ("… reduced cancer progression. These findings indicate …")
+    repeats that one, and two joins that overlap ("C. A." and "A. B.") repeat A."""
 
     def __init__(self, texts: Iterable[str] = ()) -> None:
         self._texts: list[str] = []
+        self._sentences: set[str] = set()
         self.update(texts)
 
     def add(self, text: str) -> None:
         self._texts.append(text)
+        self._sentences.update(split_sentences(text))
 
     def update(self, texts: Iterable[str]) -> None:
-        self._texts.extend(texts)
+        for text in texts:
+            self.add(text)
 
     def __contains__(self, text: object) -> bool:
-        return isinstance(text, str) and any(t in text or text in t for t in self._texts)
+        return isinstance(text, str) and (
+            any(t in text or text in t for t in self._texts) or not self._sentences.isdisjoint(split_sentences(text))
+        )
 
 
 def _pick(pool: list[Candidate], n: int, settings: SelectionSettings) -> list[Candidate]:
