@@ -44,17 +44,27 @@ def index_build(
     uri: Annotated[str | None, typer.Option("--uri", help="Milvus index to write: milvus://HOST:PORT/NAME (default: $RAG_MILVUS_URI).", show_default=False)] = None,
     ray: Annotated[str | None, typer.Option("--ray", flag_value="local", is_flag=False, metavar="[ADDRESS]",
                                             help="Chunk and embed on a Ray cluster: HOST:PORT, or no value for one started here.", show_default=False)] = None,
+    dense_index: Annotated[str, typer.Option("--dense-index", help="Dense index type: auto (local: exact flat below 200k passages, "
+                                             "HNSW below 500k, IVF-SQ8 from there; Milvus: FLAT), flat, hnsw, or for the local "
+                                             "backend ivfsq8 or ivfpq.")] = "auto",
 ) -> None:
     """Index a corpus for BM25 and dense search (atomic: an interrupted build keeps the previous index).
     With --backend milvus, --index names the local index whose embedding cache is shared."""
+    from typing import get_args
+
+    from rag.dense import FaissKind
     from rag.errors import writing
     from rag.index.build import BuildSettings, build_index
     from rag.progress import RichProgress
 
     sources = corpus or [default_corpus()]
-    settings = BuildSettings(model=model, dense=dense, profile=profile)
     if backend not in ("local", "milvus"):
         fail(f"--backend {backend!r}: choose local or milvus")
+    kinds = ("auto", "flat", "hnsw") if backend == "milvus" else ("auto", *get_args(FaissKind))
+    if dense_index not in kinds:
+        fail(f"--dense-index {dense_index!r}: with --backend {backend}, choose {', '.join(kinds)}")
+    local_kind = None if dense_index == "auto" or backend == "milvus" else dense_index
+    settings = BuildSettings(model=model, dense=dense, profile=profile, faiss=local_kind)
     if backend == "milvus":
         from rag.index.milvus import build_milvus_index
         from rag.paths import embedding_cache_root, milvus_uri
@@ -62,7 +72,8 @@ def index_build(
         target = milvus_uri(uri)
         cache = index or embedding_cache_root()
         with RichProgress() as progress, writing(cache, "embedding cache", "free disk space and build again"):
-            report = build_milvus_index(sources, target, settings, cache_root=cache, progress=progress, ray=ray)
+            report = build_milvus_index(sources, target, settings, cache_root=cache, progress=progress, ray=ray,
+                                        index_type="HNSW" if dense_index == "hnsw" else "FLAT")
     else:
         if uri is not None:
             fail("--uri names a Milvus index; add --backend milvus (or drop --uri)")

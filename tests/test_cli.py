@@ -84,6 +84,20 @@ def test_rebuild_of_an_unchanged_corpus_embeds_nothing(rag, fixture_index, clone
     assert open_index(root).manifest.counts.embedded == 0
 
 
+def test_faiss_kind_chosen_on_the_command_line(rag, fixture_index, clone_index) -> None:
+    """--dense-index hnsw on a corpus too small for auto to choose it: the manifest, status and search show HNSW (cached vectors)."""
+    root = clone_index(fixture_index.root)
+    result = rag("index", "build", "--corpus", str(FIXTURE_CORPUS), "--index", str(root), "--dense-index", "hnsw")
+    assert result.returncode == 0, result.stderr
+    assert open_index(root).manifest.model.faiss == "hnsw"
+    assert "faiss hnsw: HNSW32" in rag("index", "status", "--index", str(root)).stdout
+    hits = json.loads(rag("search", LIBTAYO, "--index", str(root), "--retriever", "dense", "--format", "json", "-k", "1").stdout)["hits"]
+    assert hits[0]["doc_id"] in CEMIPLIMAB_DOCS
+    current = (root / "CURRENT").read_text()
+    _one_line_error(rag("index", "build", "--corpus", str(FIXTURE_CORPUS), "--index", str(root), "--dense-index", "ivf"), "--dense-index 'ivf'", "ivfsq8")
+    assert (root / "CURRENT").read_text() == current
+
+
 def test_a_failed_build_leaves_the_previous_index(rag, fixture_index, clone_index, tmp_path: Path) -> None:
     root = clone_index(fixture_index.root)
     current = (root / "CURRENT").read_text()

@@ -305,6 +305,34 @@ def test_eval_refuses_a_milvus_index_of_another_corpus(milvus_index, rag, tmp_pa
     one_line_error(result, "built from another corpus")
 
 
+@needs_milvus
+def test_cli_builds_an_hnsw_milvus_index_and_refuses_a_local_only_kind(fixture_index, rag, monkeypatch: pytest.MonkeyPatch):
+    from rag.index.location import parse_milvus
+    from rag.index.milvus import connect
+
+    monkeypatch.setenv("RAG_EMBEDDINGS", str(fixture_index.root))
+    location = f"{MILVUS.rstrip('/')}/h{uuid.uuid4().hex[:10]}"
+    try:
+        one_line_error(rag("index", "build", "--corpus", str(FIXTURE_CORPUS), "--backend", "milvus", "--uri", location,
+                           "--index", str(fixture_index.root), "--dense-index", "ivfsq8"), "--dense-index 'ivfsq8'", "hnsw")
+        result = rag("index", "build", "--corpus", str(FIXTURE_CORPUS), "--backend", "milvus", "--uri", location,
+                     "--index", str(fixture_index.root), "--dense-index", "hnsw")
+        assert result.returncode == 0, result.stderr
+        status = json.loads(rag("index", "status", "--index", location, "--format", "json").stdout)
+        assert status["manifest"]["model"]["faiss"] == "milvus:hnsw"
+        hits = json.loads(rag("search", "tisotumab vedotin ocular toxicity", "--index", location, "--retriever", "dense",
+                              "--format", "json", "-k", "1").stdout)["hits"]
+        local = json.loads(rag("search", "tisotumab vedotin ocular toxicity", "--index", str(fixture_index.root), "--retriever", "dense",
+                               "--format", "json", "-k", "1").stdout)["hits"]
+        assert hits[0]["passage_id"] == local[0]["passage_id"]
+    finally:
+        client = connect(parse_milvus(location))
+        prefix = parse_milvus(location).name + "_"
+        for name in client.list_collections():
+            if name.startswith(prefix):
+                client.drop_collection(name)
+
+
 # --------------------------------------------------------------------------- Ray cluster
 
 
