@@ -97,3 +97,11 @@ def test_a_list_item_comes_with_its_lead_in_and_a_named_body_leads(asker) -> Non
     assert criteria and all("following values:" in t for t in criteria), criteria
     answer = asker.ask(question)
     assert {s.body for s in answer.bottom_line.statements} == {"WHO"}  # what the body named says
+
+
+def test_a_design_question_is_not_answered_by_a_results_row(asker) -> None:
+    # "Percentage of Participants With …: Placebo qw: 87.0 (n=92)" names participants and placebo, but says what
+    # happened, not the study's phase or size: the design rows lead
+    answer = asker.ask("dupilumab AD vaccine study phase + n")
+    first = answer.bottom_line.statements[0].text
+    assert first.startswith(("Phase:", "Enrollment:")), first

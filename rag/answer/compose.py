@@ -257,7 +257,7 @@ class Asker:
         bodies = self.index.store.body_of(gathered.documents)
         regions = set(question.regions)
         region_pattern = self.knowledge.region_pattern
-        intents = [self.knowledge.intents[i][1] for i in question.intents[:2]]
+        intents = [(self.knowledge.intents[i][1], self.knowledge.intent_not_roles[i]) for i in question.intents[:2]]
         forms = [self.knowledge.answer_types[i][1] for i in question.answer_types]
         asked_text = " ".join([question.text, *question.expansions])  # "T1DM" pins type 1
         qualified = qualifier_values(asked_text, self.knowledge.qualifier)
@@ -298,7 +298,8 @@ class Asker:
                     mentioned = self._drug_tokens & analysis.title  # "KEYNOTE-826 enrolled …": a trial's sentence is about its drugs
                 about_prior = bool(mentioned and mentioned <= prior)
                 recommends_prior = about_prior and info.recommend
-                intent_match = any(p.search(info.text) or p.search(analysis.heading_text) for p in intents)
+                intent_match = any(info.role not in not_roles and (p.search(info.text) or p.search(analysis.heading_text))
+                                   for p, not_roles in intents)
                 aspect = {t: w * (2.0 if t in asked_terms else 1.0) for t, w in terms.items() if t not in analysis.title}
                 aspect_total = sum(aspect.values())
                 found_aspect = sum(w for t, w in aspect.items() if t in matched or t in analysis.headings)

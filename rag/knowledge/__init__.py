@@ -44,6 +44,9 @@ class IntentCues(BaseModel):
 
     question: str = Field(description="Regex: the question asks for this.")
     answer: str = Field(description="Regex: a sentence gives it.")
+    not_roles: list[str] = Field(
+        default_factory=list, description="Roles (headings' roles) of sentences that never give it: a results row does not say who was enrolled."
+    )
 
     @field_validator("question", "answer")
     @classmethod
@@ -258,6 +261,10 @@ class Knowledge:
             name: (re.compile(cues.question, re.IGNORECASE), re.compile(cues.answer, re.IGNORECASE))
             for name, cues in self.vocabulary.intents.items()
         }
+
+    @cached_property
+    def intent_not_roles(self) -> dict[str, frozenset[str]]:
+        return {name: frozenset(cues.not_roles) for name, cues in self.vocabulary.intents.items()}
 
     @cached_property
     def answer_types(self) -> list[tuple[re.Pattern[str], re.Pattern[str]]]:
