@@ -105,16 +105,37 @@ def leave_one_corpus_out(sets: dict[str, Path], indexes: dict[str, Path], *, l2:
             print(f"| {name} | {split} | " + " | ".join("–" if r is None else f"{r:.3f}" for r in rates) + " |", flush=True)
 
 
+def choose_l2(sets: dict[str, Path], indexes: dict[str, Path], grid: list[float]) -> None:
+    """Leave-one-corpus-out on dev splits only: for each L2 strength, the mean bottom-line directness of each set's
+    dev pages under a ranker trained on the other sets' dev questions. Choose the strength here; test splits stay unseen."""
+    groups = {name: groups_of(_asker(indexes[name], hand_set=True), gold, "dev") for name, gold in sets.items()}
+    hand = {name: evaluate_answers(gold, split="dev", index_root=indexes[name], composer=_asker(indexes[name], hand_set=True).ask).bottom_direct_rate
+            for name, gold in sets.items()}
+    print("\n| l2 | " + " | ".join(sets) + " | mean |\n|---|" + "---|" * (len(sets) + 1))
+    print("| hand-set | " + " | ".join(f"{hand[n] or 0:.3f}" for n in sets) + f" | {sum(v or 0 for v in hand.values()) / len(sets):.3f} |")
+    for l2 in grid:
+        rates = {}
+        for name, gold in sets.items():
+            ranker = train([g for other, found in groups.items() if other != name for g in found], l2=l2)
+            rates[name] = evaluate_answers(gold, split="dev", index_root=indexes[name], composer=_asker(indexes[name], ranker=ranker).ask).bottom_direct_rate or 0.0
+        print(f"| {l2:g} | " + " | ".join(f"{rates[n]:.3f}" for n in sets) + f" | {sum(rates.values()) / len(sets):.3f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="*", help="gold set names (default: all)")
-    parser.add_argument("--l2", type=float, default=0.001)
+    parser.add_argument("--l2", type=float, default=0.3, help="L2 strength (chosen by --choose-l2: leave-one-corpus-out on dev splits)")
     parser.add_argument("--no-write", action="store_true", help="report only; keep the shipped weights")
     parser.add_argument("--loco", action="store_true", help="leave one corpus out (writes nothing): for each set, train on the "
                         "other sets' dev questions and score this set's dev and test pages, beside the hand-set relevance")
+    parser.add_argument("--choose-l2", nargs="+", type=float, metavar="L2", help="leave one corpus out on dev splits only "
+                        "(writes nothing): each set's dev bottom-line directness under rankers of these L2 strengths trained on the other sets")
     args = parser.parse_args()
     sets = gold_sets(args.sets)
     indexes = {name: index_of(name, gold) for name, gold in sets.items()}
+    if args.choose_l2:
+        choose_l2(sets, indexes, args.choose_l2)
+        return
     if args.loco:
         leave_one_corpus_out(sets, indexes, l2=args.l2)
         return
