@@ -144,6 +144,7 @@ def test_the_asking_sentence_sets_what_is_asked(asker) -> None:
     vignette = asker.prepare("recurrent SCC cervix after carboplatin/paclitaxel, PD-L1 not tested, ECOG 1. Is Libtayo a reasonable option?")
     assert vignette.intents[0] == "recommendation"  # not "screening" from "not tested" in the case description
     assert asker.prepare("PD-L1 testing in cervical cancer: when?").intents[0] == "screening"
+    assert "screening" not in asker.prepare("Which regimen is being tested in the EMPOWER-Cervical 1 trial?").intents  # a trial tests
 
 
 def test_a_toxicity_on_a_drug_reads_the_guidance_for_its_class(asker) -> None:
