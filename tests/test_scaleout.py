@@ -333,6 +333,32 @@ def test_cli_builds_an_hnsw_milvus_index_and_refuses_a_local_only_kind(fixture_i
                 client.drop_collection(name)
 
 
+@needs_milvus
+def test_a_reader_of_a_replaced_build_reads_on_until_the_next_build(fixture_index):
+    from rag.index.build import BuildSettings
+    from rag.index.location import parse_milvus
+    from rag.index.milvus import MilvusIndex, build_milvus_index, connect
+
+    location = f"{MILVUS.rstrip('/')}/r{uuid.uuid4().hex[:10]}"
+    client = connect(parse_milvus(location))
+    prefix = parse_milvus(location).name + "_"
+    try:
+        build_milvus_index([FIXTURE_CORPUS], location, BuildSettings(), cache_root=fixture_index.root)
+        reader = MilvusIndex.open(location, cache_root=fixture_index.root)
+        first = reader.manifest.build_id
+        build_milvus_index([FIXTURE_CORPUS], location, BuildSettings(), cache_root=fixture_index.root)
+        assert MilvusIndex.open(location, cache_root=fixture_index.root).manifest.build_id != first  # the new build is current
+        hits = reader.bm25_top(reader.tokenize("tisotumab vedotin ocular toxicity"), 3)  # ... and the old one still answers its reader
+        assert hits and reader.store.by_rows([hits[0][0]])[0].text
+        build_milvus_index([FIXTURE_CORPUS], location, BuildSettings(), cache_root=fixture_index.root)
+        tags = {name.split("_")[1] for name in client.list_collections() if name.startswith(prefix) and not name.endswith("_current")}
+        assert len(tags) == 2 and first[:12] not in tags  # two builds kept: the current one and the one it replaced
+    finally:
+        for name in client.list_collections():
+            if name.startswith(prefix):
+                client.drop_collection(name)
+
+
 # --------------------------------------------------------------------------- Ray cluster
 
 

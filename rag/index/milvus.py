@@ -5,7 +5,8 @@ tokenize, bm25_top / lexical / dense_top), and adds `hybrid_top`, one `hybrid_se
 `RRFRanker(60)`.
 
 Collections of an index named NAME (`milvus://HOST:PORT/NAME`), TAG = 12 hex of the build id:
-    NAME_current          one row: the TAG of the active build (swapped when a build completes)
+    NAME_current          one row: the TAG of the active build (swapped when a build completes; the build it
+                          replaced is kept for its readers until the next build completes)
     NAME_TAG_passages     row (primary key; the local build's row numbers), id, doc_id, section, text,
                           ordinal, page, body (canonical), current (not superseded), terms -> sparse
                           (BM25 Function), dense (FLOAT_VECTOR, inner product on unit vectors = cosine)
@@ -240,20 +241,24 @@ def write_milvus(
         pointer = f"{location.name}_current"
         if not client.has_collection(pointer):
             _create_key_value(client, pointer)
+        rows = client.query(pointer, filter='key == "current"', output_fields=["value"])
+        previous = rows[0]["value"] if rows else None
         client.upsert(pointer, [{"key": "current", "value": tag, "unused": _UNUSED}])
         client.flush(pointer)
     except RagError:
         raise
     except Exception as error:  # noqa: BLE001 - MilvusException and grpc errors
         raise IndexStateError(f"{location}: writing the index failed ({_first_line(error)}); the previous build, if any, is still current") from error
-    _drop_old_builds(client, location.name, keep=tag)
+    _drop_old_builds(client, location.name, keep={tag, previous} - {None})
 
 
-def _drop_old_builds(client, name: str, *, keep: str) -> None:
+def _drop_old_builds(client, name: str, *, keep: set[str]) -> None:
+    """Drop the collections of every build but `keep`: the new current build and the one it replaced, which
+    readers that opened it before the swap go on reading until the next build (then it goes too)."""
     pattern = re.compile(rf"^{re.escape(name)}_([0-9a-f]{{12}})_(passages|documents|meta)$")
     for collection in client.list_collections():
         match = pattern.match(collection)
-        if match and match.group(1) != keep:
+        if match and match.group(1) not in keep:
             client.drop_collection(collection)
 
 
