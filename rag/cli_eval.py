@@ -39,6 +39,8 @@ def retrieval_command(
     ] = None,
     output: FormatOpt = "text",
     index: Annotated[str | None, typer.Option("--index", help="Run on this index (a folder or milvus://HOST:PORT/NAME) built from the dataset's corpus, instead of the cached one.", show_default=False)] = None,
+    fusion: Annotated[Path | None, typer.Option("--fusion", help="A fusion.json chosen elsewhere (no label of this dataset), "
+                                                "scored as hybrid-convex next to RRF.", show_default=False)] = None,
 ) -> None:
     """Score retrievers on a BEIR dataset or the gold set: nDCG@10, Recall@100, MRR@10, MAP vs published baselines.
 
@@ -55,7 +57,7 @@ def retrieval_command(
         index_at = None if index is None else (index if index.startswith("milvus://") else Path(index))
         report = evaluate_retrieval(
             dataset, split=split, retrievers=names, model=model, out_dir=out, progress=progress,
-            tune_fusion_on=tune_fusion_on, index_at=index_at,
+            tune_fusion_on=tune_fusion_on, index_at=index_at, fusion=fusion,
         )
     if output == "json":
         typer.echo(json.dumps(report.summary(), indent=2))

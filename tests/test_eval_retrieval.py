@@ -108,6 +108,23 @@ def test_fusion_tuned_on_train_is_scored_on_test_and_kept_beside_the_index(mini_
         evaluate_retrieval(mini_scifact, retrievers=["hybrid"], write=False, tune_fusion_on="test")
 
 
+def test_a_fusion_chosen_elsewhere_is_scored_as_hybrid_convex(mini_scifact: Path, tmp_path: Path):
+    """--fusion FILE: no label of this dataset chooses the weight; hybrid stays RRF, hybrid-convex is the given fusion
+    (all weight on dense: dense's own ranking)."""
+    from rag.errors import EvalError
+    from rag.fusion import FusionSettings, save_fusion
+
+    given = save_fusion(FusionSettings(method="convex", normalizer="minmax", dense_weight=1.0, tuned_on="elsewhere"), tmp_path / "f.json")
+    report = evaluate_retrieval(mini_scifact, retrievers=["dense", "hybrid"], write=False, fusion=given)
+    assert list(report.results) == ["dense", "hybrid", "hybrid-convex"] and report.fusion["method"] == "rrf"
+    assert report.results["hybrid-convex"].metrics["ndcg@10"] == pytest.approx(report.results["dense"].metrics["ndcg@10"])
+    assert report.fusion_tuning["settings"]["tuned_on"] == "elsewhere"
+    with pytest.raises(EvalError, match="no such fusion file"):
+        evaluate_retrieval(mini_scifact, retrievers=["hybrid"], write=False, fusion=tmp_path / "missing.json")
+    with pytest.raises(EvalError, match="choose one"):
+        evaluate_retrieval(mini_scifact, retrievers=["hybrid"], write=False, fusion=given, tune_fusion_on="train")
+
+
 def test_gold_set_takes_the_same_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A gold .jsonl over the project corpus (here the fixture corpus) is evaluated like a BEIR split."""
     monkeypatch.setenv("RAG_CORPUS", str(FIXTURES / "corpus"))

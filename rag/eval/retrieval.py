@@ -73,7 +73,7 @@ class RetrievalReport(BaseModel):
     judged_not_in_corpus: list[str] = Field(default_factory=list, description="Judged doc ids the corpus lacks (a qrels or gold-set error).")
     out_dir: str | None = None
     fusion: dict | None = Field(default=None, description="How 'hybrid' fused (rag.fusion.FusionSettings); with tuning, also 'hybrid-convex'.")
-    fusion_tuning: dict | None = Field(default=None, description="The tuning grid and RRF's score on the tuning split, when tuned.")
+    fusion_tuning: dict | None = Field(default=None, description="The tuning grid and RRF's score on the tuning split, when tuned; with --fusion, the settings given and their file.")
     max_passage: dict | None = Field(
         default=None, description="How the -maxp retrievers scored documents (rag.maxpassage.MaxPassageSettings); None without one."
     )
@@ -183,6 +183,7 @@ def evaluate_retrieval(
     write: bool = True,
     tune_fusion_on: str | None = None,
     index_at: Path | str | None = None,
+    fusion: Path | None = None,
 ) -> RetrievalReport:
     """Index (cached), run and score `retrievers` on `dataset_path`; write the report folder when `write`.
 
@@ -191,7 +192,9 @@ def evaluate_retrieval(
     in the report folder, and scored on `split` as 'hybrid-convex' next to RRF's 'hybrid'. With a
     -maxp retriever, the max-passage shares and fusion are chosen on it too (rag.eval.maxp_tuning),
     written as maxp.json in the report folder and scored as 'hybrid-convex-maxp'.
-    `index_at`: run on this index instead (a folder or a Milvus URI) — it must hold the dataset's corpus."""
+    `index_at`: run on this index instead (a folder or a Milvus URI) — it must hold the dataset's corpus.
+    `fusion`: a fusion.json chosen elsewhere (another dataset's tuning: no label of this one), scored as
+    'hybrid-convex' next to RRF's 'hybrid'."""
     from rag.eval.indexing import ensure_index
     from rag.eval.metrics import evaluate
     from rag.index.load import open_index
@@ -205,6 +208,15 @@ def evaluate_retrieval(
     plain = [r for r in retrievers if r not in MAXP_NAMES]
     if maxp and index_at is not None:
         raise EvalError(f"--index with {maxp[0]}: the max-passage retrievers run on a windows index built here; leave out --index")
+    if fusion is not None and tune_fusion_on is not None:
+        raise EvalError("--fusion and --tune-fusion-on both set hybrid-convex; choose one")
+    given_fusion = None
+    if fusion is not None:
+        from rag.fusion import load_fusion
+
+        given_fusion = load_fusion(fusion)
+        if given_fusion is None:
+            raise EvalError(f"{fusion}: no such fusion file; pass a fusion.json (e.g. from --tune-fusion-on or benchmarks/fusion_across_corpora.py)")
     if tune_fusion_on is not None and tune_fusion_on == split:
         raise EvalError(f"--tune-fusion-on {tune_fusion_on}: the split being scored; tune on another one (e.g. train) so the weight is not fit to the test queries")
     started = time.perf_counter()
@@ -257,6 +269,10 @@ def evaluate_retrieval(
 
             maxp_tuning = tune_max_passage(windows, train.queries, train.qrels, label=label, progress=progress)
             searchers["hybrid-convex-maxp"] = (windows, HybridMaxPassageRetriever(windows, settings=maxp_tuning.settings))
+    if given_fusion is not None:
+        if "hybrid" in searchers:  # RRF explicitly, whatever fusion.json beside the index says
+            searchers["hybrid"] = (index, HybridRetriever(index, settings=FusionSettings()))
+        searchers["hybrid-convex"] = (index, HybridRetriever(index, settings=given_fusion))
     hybrid = searchers.get("hybrid", (None, None))[1]
     results: dict[str, RetrieverResult] = {}
     per_query: dict[str, dict[str, dict[str, float]]] = {}
@@ -286,7 +302,7 @@ def evaluate_retrieval(
         seconds=0.0,
         judged_not_in_corpus=missing,
         fusion=hybrid.settings.model_dump() if isinstance(hybrid, HybridRetriever) else None,
-        fusion_tuning=tuning.model_dump() if tuning else None,
+        fusion_tuning=tuning.model_dump() if tuning else {"settings": given_fusion.model_dump(), "from": str(fusion)} if given_fusion else None,
         max_passage=MaxPassageSettings().model_dump() if maxp else None,
         max_passage_tuning=maxp_tuning.model_dump() if maxp_tuning else None,
     )
