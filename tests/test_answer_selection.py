@@ -401,3 +401,14 @@ def test_two_joined_sentences_that_overlap_do_not_both_join_the_bottom_line() ->
     ab = candidate("Exercise lowers glucose. Both walking and swimming work.", 0.95, doc="a", order=1, section="algorithm")
     chosen = bottom_line([ca, ab], Ask(terms={"exercis": 1.0, "glucos": 1.0, "walking": 1.0, "swimming": 1.0}), ["a"], SELECTION)
     assert [c.order for c in chosen] == [0]
+
+
+def test_a_dosing_question_prefers_the_dose_a_label_recommends_over_the_dose_its_studies_gave() -> None:
+    from rag.answer.selection import preferred
+
+    ask = Ask(intents=("dosing",), terms={"drugx": 1.0})
+    studied = candidate("Patients received drugx 35 mg/m2 twice daily.", 1.0, kind="label", section="evidence", dose=True, intent_match=True)
+    labelled = candidate("The recommended dosage of drugx is 35 mg/m2 twice daily.", 0.9, kind="label", section="safety", dose=True,
+                         intent_match=True, order=1)
+    trial_arm = candidate("Arm: drugx 35 mg/m2 twice daily.", 0.9, kind="trial", section="evidence", dose=True, intent_match=True, order=2)
+    assert not preferred(studied, ask) and preferred(labelled, ask) and preferred(trial_arm, ask)

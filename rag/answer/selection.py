@@ -87,8 +87,8 @@ def preferred(candidate: Candidate, ask: Ask) -> bool:
         return candidate.kind == "guideline" and candidate.section in ("recommendation", "algorithm") and candidate.info.recommend
     if primary == "safety":
         return candidate.section == "safety" and candidate.intent_match
-    if primary == "dosing":
-        return candidate.intent_match and candidate.info.dose
+    if primary == "dosing":  # a label's or guideline's recommended dose, not the dose its studies section says a trial gave
+        return candidate.intent_match and candidate.info.dose and not (candidate.kind in ("label", "guideline") and candidate.section == "evidence")
     if primary is not None:
         return candidate.intent_match
     return candidate.info.role in ("conclusion", "recommendation", "result")
