@@ -80,3 +80,13 @@ def test_in_addition_to_opens_a_sentence_of_its_own_but_in_addition_comma_depend
                                               "In addition, walk daily.")).sentences
     assert own.text == "In addition to diet, exercise lowers glucose." and not own.dependent
     assert depends.dependent and depends.text.startswith("In addition to diet") and depends.text.endswith("walk daily.")
+
+
+def test_list_items_a_lead_in_takes_are_not_statements_of_their_own() -> None:
+    text = "\n".join(["Delay the next cycle for the following adverse reactions:", "• Serum creatinine 2 mg/dL or greater",
+                      "• Serum bilirubin 2 times ULN or greater", "• AST or ALT 2 times ULN or greater", "• Active infection",
+                      "• Grade 3 rash of any extent", "Resume at a reduced dose upon resolution."])
+    texts = [s.text for s in analyse(passage(12, text)).sentences]
+    assert texts[0].startswith("Delay the next cycle") and "Active infection" in texts[0]
+    # the items the lead-in took are not statements alone; a fifth item it could not take stays (nothing is lost)
+    assert len(texts) == 2 and texts[1].startswith("• Grade 3 rash of any extent"), texts

@@ -82,7 +82,10 @@ def analyse_passage(
     units = split_sentences(passage.text)
     own = len(units)
     units += [item for p in continued for item in split_sentences(p.text)]
+    taken_until = -1  # list items up to this unit were taken by the lead-in before them: never a statement alone
     for number, sentence in enumerate(units[:own]):
+        if number <= taken_until and LIST_ITEM.match(sentence):
+            continue  # "• Serum creatinine 2 mg/dL or greater" says nothing without "Delay the next cycle for …:"
         label = _INLINE_LABEL.match(sentence)
         if label and classifier.heading_role((label.group(1),)):  # "RESULTS We found ..." in an unstructured abstract
             path = (*passage.section, label.group(1).title())
@@ -97,6 +100,7 @@ def analyse_passage(
         if sentence.endswith(":") and number + 1 < len(units):  # "… is recommended only if:" needs the items below it
             items = units[number + 1 : number + 1 + MAX_LIST_ITEMS]
             text, dependent = " ".join([text, *items]), True
+            taken_until = number + len(items)
             spans = number + len(items) >= own
         else:
             spans = False
