@@ -79,8 +79,8 @@ def main() -> None:
 
     trec = lambda folder, retriever: folder / f"scifact-test.{retriever}.trec"  # noqa: E731 - rag eval retrieval's run file names
     reference = trec(args.runs / "zero-shot", "hybrid")
-    print("\n| row | retriever | nDCG@10 | vs zero-shot RRF hybrid: Δ | paired t p | randomisation p | wins/losses | train s |")
-    print("|---|---|---|---|---|---|---|---|")
+    table = ["| row | retriever | nDCG@10 | vs zero-shot RRF hybrid: Δ | paired t p | randomisation p | wins/losses | train s |",
+             "|---|---|---|---|---|---|---|---|"]
     for row, retriever, folder, seconds in rows:
         report = json.loads((folder / "report.json").read_text())
         ndcg = report["results"][retriever]["metrics"]["ndcg@10"]
@@ -89,7 +89,8 @@ def main() -> None:
         else:
             test = next(m for m in compare(reference, trec(folder, retriever), data)["metrics"] if m["metric"] == "ndcg@10")
             cells = [f"{test['delta']:+.3f}", f"{test['p_ttest']:.4f}", f"{test['p_randomization']:.4f}", f"{test['wins']}/{test['losses']}"]
-        print(f"| {row} | {retriever} | {ndcg:.3f} | " + " | ".join(cells) + f" | {'' if seconds is None else f'{seconds:.0f}'} |")
+        table.append(f"| {row} | {retriever} | {ndcg:.3f} | " + " | ".join(cells) + f" | {'' if seconds is None else f'{seconds:.0f}'} |")
+    print("\n" + "\n".join(table))
     print(f"\n(zero-shot RRF hybrid: {base['results']['hybrid']['metrics']['ndcg@10']:.3f})")
 
 
