@@ -80,6 +80,11 @@ class RetrievalReport(BaseModel):
     max_passage_tuning: dict | None = Field(
         default=None, description="With --tune-fusion-on: the share grids, the fusion grid and what hybrid-convex-maxp used."
     )
+    rerank: dict | None = Field(
+        default=None,
+        description="With --rerank: the reranker folder, its settings digest, base model and training data, and the top_n "
+        "and fused_weight of each hybrid+rerank@N row (the reranked 'hybrid' ranking).",
+    )
 
     def summary(self) -> dict:
         """The `--format json` shape: {"dataset", "split", "results": {retriever: {metric..., queries, seconds}}}."""
@@ -103,6 +108,19 @@ def parse_retrievers(value: str) -> list[str]:
     if unknown or not names:
         raise EvalError(f"unknown retriever {(unknown or [value])[0]!r}; choose {CHOICES}")
     return list(dict.fromkeys(names))
+
+
+def parse_tops(value: str | None) -> list[int] | None:
+    """'20,50' -> [20, 50] (--rerank-top); None -> None; EvalError for anything but positive integers."""
+    if value is None:
+        return None
+    try:
+        tops = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        tops = []
+    if not tops or min(tops) < 1:
+        raise EvalError(f"--rerank-top {value!r}: give hit counts of at least 1, comma-separated (e.g. 20,50)")
+    return tops
 
 
 def default_out_dir(dataset: str, split: str) -> Path:
@@ -183,6 +201,9 @@ def evaluate_retrieval(
     write: bool = True,
     tune_fusion_on: str | None = None,
     index_at: Path | str | None = None,
+    rerank: Path | None = None,
+    rerank_top: Sequence[int] | None = None,
+    rerank_weight: float | None = None,
 ) -> RetrievalReport:
     """Index (cached), run and score `retrievers` on `dataset_path`; write the report folder when `write`.
 
@@ -191,7 +212,10 @@ def evaluate_retrieval(
     in the report folder, and scored on `split` as 'hybrid-convex' next to RRF's 'hybrid'. With a
     -maxp retriever, the max-passage shares and fusion are chosen on it too (rag.eval.maxp_tuning),
     written as maxp.json in the report folder and scored as 'hybrid-convex-maxp'.
-    `index_at`: run on this index instead (a folder or a Milvus URI) — it must hold the dataset's corpus."""
+    `index_at`: run on this index instead (a folder or a Milvus URI) — it must hold the dataset's corpus.
+    `rerank`: a reranker folder (rag rerank train); the 'hybrid' ranking with its best N hits rescored by it is
+    scored as 'hybrid+rerank@N' for each N of `rerank_top` (default: the reranker's recorded top_n), every
+    (query, passage) pair scored once however many N."""
     from rag.eval.indexing import ensure_index
     from rag.eval.metrics import evaluate
     from rag.index.load import open_index
@@ -207,6 +231,17 @@ def evaluate_retrieval(
         raise EvalError(f"--index with {maxp[0]}: the max-passage retrievers run on a windows index built here; leave out --index")
     if tune_fusion_on is not None and tune_fusion_on == split:
         raise EvalError(f"--tune-fusion-on {tune_fusion_on}: the split being scored; tune on another one (e.g. train) so the weight is not fit to the test queries")
+    reranker = None
+    if rerank is not None:  # a bad folder or setting fails before any indexing
+        from rag.rerank.scorer import Reranker
+        from rag.rerank.settings import rerank_settings
+
+        reranker = Reranker(rerank)
+        rerank_top = list(dict.fromkeys(rerank_top or [reranker.settings.top_n]))
+        for n in rerank_top:
+            rerank_settings(reranker.settings, top_n=n, fused_weight=rerank_weight)
+    elif rerank_top or rerank_weight is not None:
+        raise EvalError("--rerank-top and --rerank-weight set how a reranker rescores; add --rerank DIR")
     started = time.perf_counter()
     name, kind, queries, qrels, documents, sources, settings_for = _load(dataset_path, split)
     if tune_fusion_on is not None and kind != "beir":
@@ -214,7 +249,7 @@ def evaluate_retrieval(
     if maxp and kind != "beir":
         raise EvalError(f"{maxp[0]} needs a BEIR dataset; the gold set's index already ranks documents by their best sentence passage")
     tune_plain = tune_fusion_on is not None and bool(plain)
-    needs_dense = tune_plain or any(r in ("dense", "hybrid", "ask") for r in plain)
+    needs_dense = tune_plain or reranker is not None or any(r in ("dense", "hybrid", "ask") for r in plain)
     known = {d.id for d in documents}
     missing = sorted({doc for docs in qrels.values() for doc in docs} - known)
     if index_at is None:
@@ -258,6 +293,23 @@ def evaluate_retrieval(
             maxp_tuning = tune_max_passage(windows, train.queries, train.qrels, label=label, progress=progress)
             searchers["hybrid-convex-maxp"] = (windows, HybridMaxPassageRetriever(windows, settings=maxp_tuning.settings))
     hybrid = searchers.get("hybrid", (None, None))[1]
+    rerank_info = None
+    if reranker is not None:
+        from rag.rerank.retriever import RerankRetriever
+
+        first = hybrid or make_retriever(index, "hybrid")
+        shared: dict[tuple[str, str], float] = {}
+        rows = {}
+        for n in rerank_top:
+            searcher = RerankRetriever(index, first, reranker, top_n=n, fused_weight=rerank_weight, cache=shared)
+            searchers[f"hybrid+rerank@{n}"] = (index, searcher)
+            rows[f"hybrid+rerank@{n}"] = {"top_n": n, "fused_weight": searcher.settings.fused_weight}
+        manifest = reranker.manifest
+        rerank_info = {
+            "folder": str(reranker.folder.resolve()), "settings_digest": manifest.settings_digest, "base_model": manifest.base_model,
+            "layers": manifest.layers, "max_length": manifest.settings.max_length, "trained_on": manifest.data.model_dump(exclude={"held_out"}),
+            "held_out_queries": len(manifest.data.held_out), "rows": rows,
+        }
     results: dict[str, RetrieverResult] = {}
     per_query: dict[str, dict[str, dict[str, float]]] = {}
     runs: dict[str, Run] = {}
@@ -289,6 +341,7 @@ def evaluate_retrieval(
         fusion_tuning=tuning.model_dump() if tuning else None,
         max_passage=MaxPassageSettings().model_dump() if maxp else None,
         max_passage_tuning=maxp_tuning.model_dump() if maxp_tuning else None,
+        rerank=rerank_info,
     )
     if write:
         folder = out_dir or default_out_dir(name, split)
