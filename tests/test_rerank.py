@@ -316,7 +316,8 @@ def test_train_help_shows_the_settings_defaults(rag) -> None:
     """The CLI repeats RerankSettings' defaults in its help (it does not import the settings to stay light)."""
     text = re.sub(r"\s+", " ", rag("rerank", "train", "--help").stdout.replace("│", " "))
     d = RerankSettings()
-    for option, value in [("--epochs", d.epochs), ("--batch-size", d.batch_size), ("--lr", d.learning_rate), ("--negatives", d.negatives),
+    for option, value in [("--epochs", d.epochs), ("--batch-size", d.batch_size), ("--lr", d.learning_rate), ("--head-lr", d.head_learning_rate),
+                          ("--negatives", d.negatives),
                           ("--max-length", d.max_length), ("--holdout", d.holdout), ("--top", d.top_n), ("--fused-weight", d.fused_weight),
                           ("--seed", d.seed)]:
         assert re.search(re.escape(option) + r" .*?\[default: " + re.escape(str(value)) + r"\]", text), (option, value)

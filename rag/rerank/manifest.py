@@ -48,6 +48,7 @@ class TrainingRun(BaseModel):
     steps: int
     seconds: float = Field(description="Wall time of the training steps (model loading, export and saving not included).")
     epoch_loss: list[float] = Field(description="Mean loss of each epoch's steps (ln(1 + negatives) is a random guess's).")
+    last_loss: float = Field(description="Mean loss of the last tenth of the last epoch's steps.")
     threads: int = Field(description="torch CPU threads used.")
 
 

@@ -61,7 +61,11 @@ def train(
         for order in (rng.permutation(len(pairs)) for _ in range(settings.epochs))
     ]
     total = sum(len(batches) for batches in epochs)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate)
+    head = [p for name, p in model.named_parameters() if name.startswith("classifier.")]
+    body = [p for name, p in model.named_parameters() if not name.startswith("classifier.")]
+    if not head:
+        raise RerankError(f"{type(model).__name__} has no 'classifier' head to train; use a BERT-like base model")
+    optimizer = torch.optim.AdamW([{"params": body, "lr": settings.learning_rate}, {"params": head, "lr": settings.head_learning_rate}])
     warmup = int(total * settings.warmup_ratio)
 
     def factor(step: int) -> float:  # linear warm-up, then linear decay to 0 (the transformers default schedule)
@@ -75,6 +79,7 @@ def train(
         progress.stage(f"training ({settings.epochs} epoch{'s' if settings.epochs > 1 else ''})", total)
     started = time.perf_counter()
     epoch_loss: list[float] = []
+    last_loss = 0.0
     model.train()
     try:
         for batches in epochs:
@@ -92,6 +97,9 @@ def train(
                 if progress:
                     progress.advance()
             epoch_loss.append(round(float(np.mean(losses)), 6) if losses else 0.0)
+            last_loss = round(float(np.mean(losses[-max(1, len(losses) // 10) :])), 6) if losses else 0.0
     finally:
         model.eval()
-    return TrainingRun(steps=total, seconds=round(time.perf_counter() - started, 3), epoch_loss=epoch_loss, threads=torch.get_num_threads())
+    return TrainingRun(
+        steps=total, seconds=round(time.perf_counter() - started, 3), epoch_loss=epoch_loss, last_loss=last_loss, threads=torch.get_num_threads()
+    )
