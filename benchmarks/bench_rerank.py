@@ -10,9 +10,9 @@ Stages (each prints as it goes; everything lands in --out/bench.json and --out/b
 3. test: `rag eval retrieval --dataset SCIFACT --split test --retriever hybrid --rerank RERANKER
    --rerank-top 20,50[,dev's top_n] --rerank-weight <dev's weight>` (the library call behind it), then
    `rag eval compare` of the hybrid run against each hybrid+rerank run (paired randomization test);
-4. latency: warm p50/p95 per query of hybrid and hybrid+rerank (top 10 and 20) on the default corpus
-   index (--index; built from the project corpus with `rag index build`), over the gold set's questions,
-   each query run once to warm up first.
+4. latency: warm p50/p95 per query of hybrid and hybrid+rerank (top 10 and 20; 1 and 2 onnxruntime
+   threads) on the default corpus index (--index; built from the project corpus with `rag index build`),
+   over the gold set's 108 questions (--rounds passes), after 10 warm-up questions per searcher.
 
     PYTHONPATH=. python benchmarks/bench_rerank.py --dataset ../shared/data/scifact \\
         --reranker indexes/rerank/scifact-train80 --index indexes/default --out eval/runs/rerank-bench
@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 TOPS = (10, 20, 30, 50)
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5)
 TEST_TOPS = (20, 50)
+WARMUP = 10  # questions run before timing each searcher
 DEV_DEPTH = 100  # documents per dev query: nDCG@10 needs the first 10 (one passage per abstract)
 
 
@@ -143,7 +144,7 @@ def latency(index_root: Path, reranker_dir: Path, rounds: int) -> dict:
         for name, searcher in searchers.items():
             if name == "hybrid" and threads == 2:
                 continue
-            for q in questions:  # warm up: caches, onnxruntime's first runs
+            for q in questions[:WARMUP]:  # warm up: caches, onnxruntime's first runs
                 searcher.search(q, 10)
             times = []
             for _ in range(rounds):
@@ -185,10 +186,18 @@ def main() -> None:
     parser.add_argument("--reranker", type=Path, default=ROOT / "indexes" / "rerank" / "scifact-train80")
     parser.add_argument("--index", type=Path, default=ROOT / "indexes" / "default", help="Default corpus index for the latency stage.")
     parser.add_argument("--out", type=Path, default=ROOT / "eval" / "runs" / "rerank-bench")
-    parser.add_argument("--rounds", type=int, default=3, help="Timed passes over the gold questions.")
+    parser.add_argument("--rounds", type=int, default=1, help="Timed passes over the gold questions.")
+    parser.add_argument("--latency-only", action="store_true", help="Only the latency stage (the reranker folder must exist).")
     parser.add_argument("--skip-latency", action="store_true")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.latency_only:
+        results = json.loads((args.out / "bench.json").read_text()) if (args.out / "bench.json").is_file() else {}
+        results["latency"] = latency(args.index, args.reranker, args.rounds)
+        (args.out / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
+        if "test" in results:
+            (args.out / "bench.md").write_text(markdown(results))
+        return
     results: dict = {"train": train(args.dataset, args.reranker)}
     results["dev"] = dev(args.dataset, args.reranker)
     results["test"] = test(args.dataset, args.reranker, args.out, results["dev"]["top_n"], results["dev"]["fused_weight"])
