@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from rag.cli_eval import eval_app
+from rag.cli_rerank import rerank_app
 from rag.cli_support import check_format, fail, guarded
 from rag.paths import default_corpus, default_index, served_index
 from rag.text import json_for_terminal, one_line
@@ -25,6 +26,7 @@ corpus_app = typer.Typer(help="Check and list corpus documents.", no_args_is_hel
 app.add_typer(index_app, name="index")
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(eval_app, name="eval")
+app.add_typer(rerank_app, name="rerank")
 
 IndexOpt = Annotated[Path, typer.Option("--index", help="Index folder.", show_default=False)]
 ServedOpt = Annotated[str | None, typer.Option("--index", help="Index folder, or a Milvus index: milvus://HOST:PORT/NAME.", show_default=False)]
@@ -141,8 +143,12 @@ def search_command(
     index: ServedOpt = None,  # type: ignore[assignment]
     output: FormatOpt = "text",
     model: Annotated[str | None, typer.Option(help="Refuse the index unless it was built with this model.")] = None,
+    rerank: Annotated[Path | None, typer.Option("--rerank", help="Reranker folder (rag rerank train): rescore the best hits with it.", show_default=False)] = None,
+    rerank_top: Annotated[int | None, typer.Option("--rerank-top", help="Hits to rescore (default: the reranker's recorded top_n).", show_default=False)] = None,
+    rerank_weight: Annotated[float | None, typer.Option("--rerank-weight", help="Weight 0-1 of the retriever's rank in a reranked score "
+                                                        "(default: the reranker's recorded fused_weight).", show_default=False)] = None,
 ) -> None:
-    """Search the index; prints ranked passages with their sources."""
+    """Search the index; prints ranked passages with their sources (with --rerank, the best hits rescored by a reranker)."""
     from rag.retrievers import RETRIEVERS, check_query
     from rag.search import search
 
@@ -150,7 +156,10 @@ def search_command(
     check_query(query)
     if retriever not in RETRIEVERS:
         fail(f"unknown retriever {retriever!r}; choose one of {', '.join(RETRIEVERS)}")
-    result = search(query, index_root=served_index(index), retriever=retriever, k=k, model=model)
+    if rerank is None and (rerank_top is not None or rerank_weight is not None):
+        fail("--rerank-top and --rerank-weight set how a reranker rescores; add --rerank DIR")
+    result = search(query, index_root=served_index(index), retriever=retriever, k=k, model=model,
+                    rerank=rerank, rerank_top=rerank_top, rerank_weight=rerank_weight)
     if output == "json":
         typer.echo(json_for_terminal(result.model_dump_json(indent=2)))
         return

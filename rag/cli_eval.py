@@ -41,6 +41,12 @@ def retrieval_command(
     index: Annotated[str | None, typer.Option("--index", help="Run on this index (a folder or milvus://HOST:PORT/NAME) built from the dataset's corpus, instead of the cached one.", show_default=False)] = None,
     fusion: Annotated[Path | None, typer.Option("--fusion", help="A fusion.json chosen elsewhere (no label of this dataset), "
                                                 "scored as hybrid-convex next to RRF.", show_default=False)] = None,
+    rerank: Annotated[Path | None, typer.Option("--rerank", help="Reranker folder (rag rerank train): also score hybrid with its best hits "
+                                                "rescored by it, as hybrid+rerank@N.", show_default=False)] = None,
+    rerank_top: Annotated[str | None, typer.Option("--rerank-top", help="Hits to rescore, comma-separated for several rows (e.g. 20,50; "
+                                                   "default: the reranker's recorded top_n).", show_default=False)] = None,
+    rerank_weight: Annotated[float | None, typer.Option("--rerank-weight", help="Weight 0-1 of hybrid's rank in a reranked score "
+                                                        "(default: the reranker's recorded fused_weight).", show_default=False)] = None,
 ) -> None:
     """Score retrievers on a BEIR dataset or the gold set: nDCG@10, Recall@100, MRR@10, MAP vs published baselines.
 
@@ -48,16 +54,17 @@ def retrieval_command(
     report.json, report.md and an nDCG@10 bar chart (PNG) to --out. Hybrid search fuses by RRF
     unless a tuned fusion.json sits beside the index (see --tune-fusion-on).
     """
-    from rag.eval.retrieval import evaluate_retrieval, parse_retrievers
+    from rag.eval.retrieval import evaluate_retrieval, parse_retrievers, parse_tops
     from rag.progress import RichProgress
 
     check_format(output)
     names = parse_retrievers(retriever)
+    tops = parse_tops(rerank_top)
     with RichProgress() as progress:
         index_at = None if index is None else (index if index.startswith("milvus://") else Path(index))
         report = evaluate_retrieval(
             dataset, split=split, retrievers=names, model=model, out_dir=out, progress=progress,
-            tune_fusion_on=tune_fusion_on, index_at=index_at, fusion=fusion,
+            tune_fusion_on=tune_fusion_on, index_at=index_at, fusion=fusion, rerank=rerank, rerank_top=tops, rerank_weight=rerank_weight,
         )
     if output == "json":
         typer.echo(json.dumps(report.summary(), indent=2))

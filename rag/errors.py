@@ -40,6 +40,10 @@ class TuneError(RagError):
     """Training data for `rag tune` is missing or empty, a setting is out of range, or the target folder is taken."""
 
 
+class RerankError(RagError):
+    """A reranker folder is missing, damaged or not one `rag rerank train` wrote, or a reranker setting is out of range."""
+
+
 REBUILD = "rebuild with `rag index build`"
 
 # What reading a damaged file raises from json, numpy, pydantic and the codecs: an empty .npy is an

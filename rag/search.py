@@ -43,9 +43,30 @@ class SearchResult(BaseModel):
     hits: list[SearchHit]
 
 
-def search(query: str, *, index_root: Path, retriever: str = "hybrid", k: int = 10, model: str | None = None) -> SearchResult:
+def search(
+    query: str,
+    *,
+    index_root: Path,
+    retriever: str = "hybrid",
+    k: int = 10,
+    model: str | None = None,
+    rerank: Path | None = None,
+    rerank_top: int | None = None,
+    rerank_weight: float | None = None,
+) -> SearchResult:
+    """`rerank`: a reranker folder (rag rerank train) that rescores the retriever's best `rerank_top` hits
+    (default: its recorded top_n; `rerank_weight` overrides its fused_weight)."""
+    if rerank is not None:  # a bad folder fails before the index is opened
+        from rag.rerank.scorer import Reranker
+
+        reranker = Reranker(rerank)
     index = open_index(index_root, model=model)
-    hits = make_retriever(index, retriever).search(query, k)
+    searcher = make_retriever(index, retriever)
+    if rerank is not None:
+        from rag.rerank.retriever import RerankRetriever
+
+        searcher = RerankRetriever(index, searcher, reranker, top_n=rerank_top, fused_weight=rerank_weight)
+    hits = searcher.search(query, k)
     passages = {p.id: p for p in index.store.by_ids([h.passage_id for h in hits])}
     out: list[SearchHit] = []
     for hit in hits:
@@ -71,4 +92,4 @@ def search(query: str, *, index_root: Path, retriever: str = "hybrid", k: int = 
                 ),
             )
         )
-    return SearchResult(query=query, retriever=retriever, hits=out)
+    return SearchResult(query=query, retriever=searcher.name if rerank is not None else retriever, hits=out)

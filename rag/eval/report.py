@@ -145,12 +145,27 @@ def retrieval_markdown(report: RetrievalReport) -> str:
         *([f"- hybrid-convex: {_fusion_line(report.fusion_tuning['settings'])}"] if report.fusion_tuning else []),
         "- passage hits become document runs by MaxP (a document scores its best passage)",
         *(_maxp_lines(report) if report.maxp_index is not None else []),
+        *(_rerank_lines(report.rerank) if report.rerank else []),
         "",
     ]
     runs = [f"- `{Path(r.run_file).name}`" for r in report.results.values() if r.run_file]
     if runs:
         parts += ["## Run files (TREC format)", "", *runs, ""]
     return "\n".join(parts)
+
+
+def _rerank_lines(rerank: dict) -> list[str]:
+    data = rerank["trained_on"]
+    where = f"{data['source']} {data['split']}" if data.get("split") else data["source"]
+    lines = [
+        (f"- reranker: {rerank['folder']} (settings {rerank['settings_digest']}; {rerank['layers']}-layer cross-encoder from "
+         f"{rerank['base_model']}, trained on {data['pairs']} {where} pairs, {rerank['held_out_queries']} queries held out; "
+         f"query + passage cut to {rerank['max_length']} tokens)")
+    ]
+    for name, row in rerank["rows"].items():
+        weight = "the reranker's logit" if not row["fused_weight"] else f"{1 - row['fused_weight']:g} x its scaled logit + {row['fused_weight']:g} x the scaled hybrid rank"
+        lines.append(f"- {name}: hybrid's best {row['top_n']} passages rescored by {weight}; the rest keep hybrid's order below them")
+    return lines
 
 
 def _maxp_lines(report: RetrievalReport) -> list[str]:

@@ -80,6 +80,11 @@ class RetrievalReport(BaseModel):
     max_passage_tuning: dict | None = Field(
         default=None, description="With --tune-fusion-on: the share grids, the fusion grid and what hybrid-convex-maxp used."
     )
+    rerank: dict | None = Field(
+        default=None,
+        description="With --rerank: the reranker folder, its settings digest, base model and training data, and the top_n "
+        "and fused_weight of each hybrid+rerank@N row (the reranked 'hybrid' ranking).",
+    )
 
     def summary(self) -> dict:
         """The `--format json` shape: {"dataset", "split", "results": {retriever: {metric..., queries, seconds}}}."""
@@ -103,6 +108,19 @@ def parse_retrievers(value: str) -> list[str]:
     if unknown or not names:
         raise EvalError(f"unknown retriever {(unknown or [value])[0]!r}; choose {CHOICES}")
     return list(dict.fromkeys(names))
+
+
+def parse_tops(value: str | None) -> list[int] | None:
+    """'20,50' -> [20, 50] (--rerank-top); None -> None; EvalError for anything but positive integers."""
+    if value is None:
+        return None
+    try:
+        tops = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        tops = []
+    if not tops or min(tops) < 1:
+        raise EvalError(f"--rerank-top {value!r}: give hit counts of at least 1, comma-separated (e.g. 20,50)")
+    return tops
 
 
 def default_out_dir(dataset: str, split: str) -> Path:
@@ -184,6 +202,9 @@ def evaluate_retrieval(
     tune_fusion_on: str | None = None,
     index_at: Path | str | None = None,
     fusion: Path | None = None,
+    rerank: Path | None = None,
+    rerank_top: Sequence[int] | None = None,
+    rerank_weight: float | None = None,
 ) -> RetrievalReport:
     """Index (cached), run and score `retrievers` on `dataset_path`; write the report folder when `write`.
 
@@ -194,7 +215,10 @@ def evaluate_retrieval(
     written as maxp.json in the report folder and scored as 'hybrid-convex-maxp'.
     `index_at`: run on this index instead (a folder or a Milvus URI) — it must hold the dataset's corpus.
     `fusion`: a fusion.json chosen elsewhere (another dataset's tuning: no label of this one), scored as
-    'hybrid-convex' next to RRF's 'hybrid'."""
+    'hybrid-convex' next to RRF's 'hybrid'.
+    `rerank`: a reranker folder (rag rerank train); the 'hybrid' ranking with its best N hits rescored by it is
+    scored as 'hybrid+rerank@N' for each N of `rerank_top` (default: the reranker's recorded top_n), every
+    (query, passage) pair scored once however many N."""
     from rag.eval.indexing import ensure_index
     from rag.eval.metrics import evaluate
     from rag.index.load import open_index
@@ -219,6 +243,17 @@ def evaluate_retrieval(
             raise EvalError(f"{fusion}: no such fusion file; pass a fusion.json (e.g. from --tune-fusion-on or benchmarks/fusion_across_corpora.py)")
     if tune_fusion_on is not None and tune_fusion_on == split:
         raise EvalError(f"--tune-fusion-on {tune_fusion_on}: the split being scored; tune on another one (e.g. train) so the weight is not fit to the test queries")
+    reranker = None
+    if rerank is not None:  # a bad folder or setting fails before any indexing
+        from rag.rerank.scorer import Reranker
+        from rag.rerank.settings import rerank_settings
+
+        reranker = Reranker(rerank)
+        rerank_top = list(dict.fromkeys(rerank_top or [reranker.settings.top_n]))
+        for n in rerank_top:
+            rerank_settings(reranker.settings, top_n=n, fused_weight=rerank_weight)
+    elif rerank_top or rerank_weight is not None:
+        raise EvalError("--rerank-top and --rerank-weight set how a reranker rescores; add --rerank DIR")
     started = time.perf_counter()
     name, kind, queries, qrels, documents, sources, settings_for = _load(dataset_path, split)
     if tune_fusion_on is not None and kind != "beir":
@@ -226,7 +261,7 @@ def evaluate_retrieval(
     if maxp and kind != "beir":
         raise EvalError(f"{maxp[0]} needs a BEIR dataset; the gold set's index already ranks documents by their best sentence passage")
     tune_plain = tune_fusion_on is not None and bool(plain)
-    needs_dense = tune_plain or any(r in ("dense", "hybrid", "ask") for r in plain)
+    needs_dense = tune_plain or reranker is not None or any(r in ("dense", "hybrid", "ask") for r in plain)
     known = {d.id for d in documents}
     missing = sorted({doc for docs in qrels.values() for doc in docs} - known)
     if index_at is None:
@@ -274,6 +309,23 @@ def evaluate_retrieval(
             searchers["hybrid"] = (index, HybridRetriever(index, settings=FusionSettings()))
         searchers["hybrid-convex"] = (index, HybridRetriever(index, settings=given_fusion))
     hybrid = searchers.get("hybrid", (None, None))[1]
+    rerank_info = None
+    if reranker is not None:
+        from rag.rerank.retriever import RerankRetriever
+
+        first = hybrid or make_retriever(index, "hybrid")
+        shared: dict[tuple[str, str], float] = {}
+        rows = {}
+        for n in rerank_top:
+            searcher = RerankRetriever(index, first, reranker, top_n=n, fused_weight=rerank_weight, cache=shared)
+            searchers[f"hybrid+rerank@{n}"] = (index, searcher)
+            rows[f"hybrid+rerank@{n}"] = {"top_n": n, "fused_weight": searcher.settings.fused_weight}
+        manifest = reranker.manifest
+        rerank_info = {
+            "folder": str(reranker.folder.resolve()), "settings_digest": manifest.settings_digest, "base_model": manifest.base_model,
+            "layers": manifest.layers, "max_length": manifest.settings.max_length, "trained_on": manifest.data.model_dump(exclude={"held_out"}),
+            "held_out_queries": len(manifest.data.held_out), "rows": rows,
+        }
     results: dict[str, RetrieverResult] = {}
     per_query: dict[str, dict[str, dict[str, float]]] = {}
     runs: dict[str, Run] = {}
@@ -305,6 +357,7 @@ def evaluate_retrieval(
         fusion_tuning=tuning.model_dump() if tuning else {"settings": given_fusion.model_dump(), "from": str(fusion)} if given_fusion else None,
         max_passage=MaxPassageSettings().model_dump() if maxp else None,
         max_passage_tuning=maxp_tuning.model_dump() if maxp_tuning else None,
+        rerank=rerank_info,
     )
     if write:
         folder = out_dir or default_out_dir(name, split)
