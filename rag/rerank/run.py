@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from rag.errors import RerankError, writing
+from rag.modelfolder import make_readable, move_into_place
 from rag.index.integrity import Artifact, sha256_of
 from rag.rerank.data import RerankData, rerank_data
 from rag.rerank.manifest import ONNX_FILE, RERANK_FILE, RerankDataSummary, RerankManifest
@@ -95,8 +96,8 @@ def train_reranker(
             )
             manifest = manifest.model_copy(update={"seconds": round(time.perf_counter() - started, 3)})
             (staging / RERANK_FILE).write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
-            _readable(staging)
-            _move_into_place(staging, target, force=force)
+            make_readable(staging)
+            move_into_place(staging, target, check=lambda t: check_target(t, force=force))
         return manifest
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -146,26 +147,8 @@ def _save(model, base_dir: Path, staging: Path, pairs: list[tuple[str, str]], se
     return difference
 
 
-def _readable(folder: Path) -> None:
-    """Files get the permissions the umask gives new files (the weights are saved through a 0600 temp file)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    for path in folder.rglob("*"):
-        if path.is_file():
-            path.chmod(0o666 & ~mask)
 
 
-def _move_into_place(staging: Path, target: Path, *, force: bool) -> None:
-    """Rename the staging folder to `target`; with force, the old folder is renamed aside first and removed after."""
-    check_target(target, force=force)  # again: another run may have written it meanwhile
-    old = None
-    if target.exists():
-        old = target.parent / f".{target.name}.replaced-{os.getpid()}"
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(target, old)
-    os.replace(staging, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _versions() -> dict[str, str]:

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rag.embedding import TUNE_FILE
 from rag.errors import TuneError, writing
+from rag.modelfolder import make_readable, move_into_place
 from rag.tune.pairs import TrainingData, corpus_data, qrels_data
 from rag.tune.settings import TuneSettings
 from rag.tune.trainer import TrainingRun
@@ -162,7 +163,7 @@ def tune_model(
             )
             manifest = manifest.model_copy(update={"seconds": round(time.perf_counter() - started, 3)})
             (staging / TUNE_FILE).write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
-            _move_into_place(staging, target, force=force)
+            move_into_place(staging, target, check=lambda t: check_target(t, force=force))
         return manifest
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -185,33 +186,14 @@ def _save(model, staging: Path, target: Path, progress) -> int:
     if progress:
         progress.stage("saving model", None)
     model.save(str(staging), create_model_card=False, safe_serialization=True)
-    _readable(staging)
+    make_readable(staging)
     encoder = PassageEncoder(str(target), staging)
     ensure_query_model(staging, encoder, on_export=lambda: progress and progress.stage("exporting query model (ONNX)", None))
     return encoder.dimension
 
 
-def _readable(folder: Path) -> None:
-    """Files get the permissions the umask gives new files (the weights are saved through a 0600 temp file)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    for path in folder.rglob("*"):
-        if path.is_file():
-            path.chmod(0o666 & ~mask)
 
 
-def _move_into_place(staging: Path, target: Path, *, force: bool) -> None:
-    """Rename the staging folder to `target`; with force, the old folder is renamed aside first and
-    removed after (a crash in between leaves it beside the target, never a half model at it)."""
-    check_target(target, force=force)  # again: another run may have written it meanwhile
-    old = None
-    if target.exists():
-        old = target.parent / f".{target.name}.replaced-{os.getpid()}"
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(target, old)
-    os.replace(staging, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _versions() -> dict[str, str]:
