@@ -20,6 +20,7 @@ from rag.rerank.encode import PairEncoder
 from rag.rerank.manifest import TrainingRun
 from rag.rerank.settings import RerankSettings
 from rag.tune.pairs import Candidate, TrainingPair
+from rag.tune.trainer import linear_schedule, take_step
 
 
 def load_base(folder: Path, settings: RerankSettings):  # -> transformers PreTrainedModel
@@ -66,14 +67,7 @@ def train(
     if not head:
         raise RerankError(f"{type(model).__name__} has no 'classifier' head to train; use a BERT-like base model")
     optimizer = torch.optim.AdamW([{"params": body, "lr": settings.learning_rate}, {"params": head, "lr": settings.head_learning_rate}])
-    warmup = int(total * settings.warmup_ratio)
-
-    def factor(step: int) -> float:  # linear warm-up, then linear decay to 0 (the transformers default schedule)
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        return max(0.0, (total - step) / max(1, total - warmup))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    scheduler = linear_schedule(optimizer, total, settings.warmup_ratio)
     group = 1 + settings.negatives
     if progress:
         progress.stage(f"training ({settings.epochs} epoch{'s' if settings.epochs > 1 else ''})", total)
@@ -89,11 +83,7 @@ def train(
                 features = {name: torch.from_numpy(array) for name, array in encoder.encode_pairs(texts).items()}
                 logits = model(**features).logits.view(len(batch), group)
                 loss = torch.nn.functional.cross_entropy(logits, torch.zeros(len(batch), dtype=torch.long))
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                losses.append(float(loss.detach()))
+                losses.append(take_step(loss, optimizer, scheduler))
                 if progress:
                     progress.advance()
             epoch_loss.append(round(float(np.mean(losses)), 6) if losses else 0.0)

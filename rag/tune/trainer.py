@@ -37,6 +37,29 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def linear_schedule(optimizer, total: int, warmup_ratio: float):  # -> torch LambdaLR
+    """Linear warm-up over `warmup_ratio` of the `total` steps, then linear decay to 0 (the transformers default)."""
+    import torch
+
+    warmup = int(total * warmup_ratio)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def take_step(loss, optimizer, scheduler) -> float:
+    """Back-propagate `loss`, step the optimizer and the schedule, clear the gradients; the loss as a float."""
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(loss.detach())
+
+
 def count_steps(pairs: Sequence[TrainingPair], negatives: Sequence[Sequence[int]], pool: Sequence[Candidate], settings: TuneSettings) -> list[list[list[int]]]:
     """Every epoch's batches, planned up front (the learning-rate schedule needs the total)."""
     rng = np.random.default_rng(settings.seed)
@@ -63,14 +86,7 @@ def train(
     model.max_seq_length = settings.max_seq_length
     loss_fn = MultipleNegativesRankingLoss(model, scale=settings.scale)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate)
-    warmup = int(total * settings.warmup_ratio)
-
-    def factor(step: int) -> float:  # linear warm-up, then linear decay to 0 (the transformers default schedule)
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        return max(0.0, (total - step) / max(1, total - warmup))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    scheduler = linear_schedule(optimizer, total, settings.warmup_ratio)
     if progress:
         progress.stage(f"training ({settings.epochs} epoch{'s' if settings.epochs > 1 else ''})", total)
     started = time.perf_counter()
@@ -85,11 +101,7 @@ def train(
                 features = [model.preprocess(column) for column in columns]
                 with column_merging_disabled():
                     loss = loss_fn(features, None)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                losses.append(float(loss.detach()))
+                losses.append(take_step(loss, optimizer, scheduler))
                 if progress:
                     progress.advance()
             epoch_loss.append(round(float(np.mean(losses)), 6) if losses else 0.0)
