@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from rag.errors import READ_FAILURES, RerankError, reading
 from rag.index.integrity import Artifact
 from rag.rerank.settings import RerankSettings
+from rag.tune.run import TuneData
+from rag.tune.trainer import TrainingRun as TuneTrainingRun
 
 RERANK_FILE = "rerank.json"
 ONNX_FILE = "rerank.onnx"
@@ -28,28 +30,18 @@ FORMAT_VERSION = 1
 RETRAIN = "train it again with `rag rerank train --force`"
 
 
-class RerankDataSummary(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class RerankDataSummary(TuneData):
+    """What `rag tune` records of its pairs, and the queries held out of training."""
 
-    source: str = Field(description="'qrels' (judged pairs of a split) or 'corpus' (title/heading -> text, no labels).")
-    origin: list[str] = Field(description="Files the pairs were read from.")
-    split: str | None = None
-    pairs: int = Field(description="Pairs trained on.")
     pairs_available: int = Field(description="Pairs the source gave, before the holdout and the max_pairs sample.")
-    pool: int = Field(description="Candidate texts hard negatives were mined from.")
-    pairs_sha256: str = Field(description="sha256 of the pairs trained on (query, positive, positive document), in order.")
-    negatives_sha256: str = Field(description="sha256 of the mined negatives (document id and text of each), in order.")
     held_out: list[str] = Field(description="Query ids of the split left out of training (the dev set); empty without --holdout.")
 
 
-class TrainingRun(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class TrainingRun(TuneTrainingRun):
+    """What `rag tune` records of its steps, and the loss at the end (epoch_loss: ln(1 + negatives) is a random guess's)."""
 
-    steps: int
     seconds: float = Field(description="Wall time of the training steps (model loading, export and saving not included).")
-    epoch_loss: list[float] = Field(description="Mean loss of each epoch's steps (ln(1 + negatives) is a random guess's).")
     last_loss: float = Field(description="Mean loss of the last tenth of the last epoch's steps.")
-    threads: int = Field(description="torch CPU threads used.")
 
 
 class RerankManifest(BaseModel):
