@@ -24,24 +24,12 @@ sys.path.insert(0, str(ROOT))
 
 from rag.eval.fusion_tuning import tune_fusion  # noqa: E402
 from rag.eval.gold import default_gold, gold_queries, load_gold  # noqa: E402
-from rag.eval.goldcorpus import corpus_beside, ensure_gold_index  # noqa: E402
+from rag.eval.goldcorpus import gold_set_index  # noqa: E402
 from rag.fusion import FusionSettings, save_fusion  # noqa: E402
-from rag.index.build import build_index  # noqa: E402
 from rag.index.load import open_index  # noqa: E402
-from rag.paths import default_corpus, default_index  # noqa: E402
 
 SETS = {"ngc-diabetes": ROOT / "eval/gold/ngc-diabetes/questions.jsonl", "ctgov": ROOT / "eval/gold/ctgov/questions.jsonl",
         "default": default_gold()}
-
-
-def index_of(gold: Path) -> Path:
-    spec = corpus_beside(gold)
-    if spec is not None:
-        return ensure_gold_index(spec)
-    root = default_index()
-    if not (root / "CURRENT").exists():
-        build_index([default_corpus()], root)
-    return root
 
 
 def main() -> None:
@@ -55,7 +43,7 @@ def main() -> None:
     order: list[tuple[str, float]] = []
     for name in args.sets:
         queries, qrels = gold_queries(load_gold(SETS[name], split=args.split))
-        tuning = tune_fusion(open_index(index_of(SETS[name])), queries, qrels, label=f"{name} {args.split}")
+        tuning = tune_fusion(open_index(gold_set_index(SETS[name])), queries, qrels, label=f"{name} {args.split}")
         rrf[name] = tuning.rrf_ndcg10
         for point in tuning.grid:
             key = (point.normalizer, point.dense_weight)

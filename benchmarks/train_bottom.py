@@ -28,9 +28,7 @@ from rag.answer.ranker import RANKER_FILE, train, vectorize  # noqa: E402
 from rag.answer.selection import _leads  # noqa: E402
 from rag.eval.answers import evaluate_answers  # noqa: E402
 from rag.eval.gold import load_gold  # noqa: E402
-from rag.eval.goldcorpus import corpus_beside, ensure_gold_index  # noqa: E402
-from rag.index.build import build_index  # noqa: E402
-from rag.paths import default_corpus, default_index  # noqa: E402
+from rag.eval.goldcorpus import gold_set_index  # noqa: E402
 
 DEFAULT_GOLD = ROOT / "eval" / "gold" / "questions.jsonl"
 
@@ -39,16 +37,6 @@ def gold_sets(names: list[str] | None) -> dict[str, Path]:
     found = {p.parent.name: p for p in sorted((ROOT / "eval" / "gold").glob("*/questions.jsonl"))}
     found["default"] = DEFAULT_GOLD
     return {n: p for n, p in found.items() if not names or n in names}
-
-
-def index_of(name: str, gold: Path) -> Path:
-    spec = corpus_beside(gold)
-    if spec is not None:
-        return ensure_gold_index(spec)
-    root = default_index()  # the default corpus's own index (rag index build), built here when missing
-    if not (root / "CURRENT").exists():
-        build_index([default_corpus()], root)
-    return root
 
 
 def groups_of(asker: Asker, gold: Path, split: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -90,13 +78,18 @@ def _scored(asker: Asker, ranker, candidates, ask):
     return [replace(c, bottom_score=float(s)) for c, s in zip(candidates, scores, strict=True)]
 
 
+def _trained_without(groups: dict[str, list[tuple[np.ndarray, np.ndarray]]], left_out: str, l2: float):
+    """A ranker trained on every set's groups but `left_out`'s."""
+    return train([g for other, found in groups.items() if other != left_out for g in found], l2=l2)
+
+
 def leave_one_corpus_out(sets: dict[str, Path], indexes: dict[str, Path], *, l2: float) -> None:
     """The shipped ranker is trained on every set's dev split, so its dev figures are in-sample; a user's corpus is
     one no ranker saw. Here each set is scored by a ranker trained on the other sets only."""
     groups = {name: groups_of(_asker(indexes[name], hand_set=True), gold, "dev") for name, gold in sets.items()}
     print("\n| set | split | bottom direct (hand-set) | bottom direct (ranker, this corpus left out) |\n|---|---|---|---|")
     for name, gold in sets.items():
-        ranker = train([g for other, found in groups.items() if other != name for g in found], l2=l2)
+        ranker = _trained_without(groups, name, l2)
         for split in ("dev", "test"):
             rates = [
                 evaluate_answers(gold, split=split, index_root=indexes[name], composer=asker.ask).bottom_direct_rate
@@ -116,7 +109,7 @@ def choose_l2(sets: dict[str, Path], indexes: dict[str, Path], grid: list[float]
     for l2 in grid:
         rates = {}
         for name, gold in sets.items():
-            ranker = train([g for other, found in groups.items() if other != name for g in found], l2=l2)
+            ranker = _trained_without(groups, name, l2)
             rates[name] = evaluate_answers(gold, split="dev", index_root=indexes[name], composer=_asker(indexes[name], ranker=ranker).ask).bottom_direct_rate or 0.0
         print(f"| {l2:g} | " + " | ".join(f"{rates[n]:.3f}" for n in sets) + f" | {sum(rates.values()) / len(sets):.3f} |", flush=True)
 
@@ -132,7 +125,7 @@ def main() -> None:
                         "(writes nothing): each set's dev bottom-line directness under rankers of these L2 strengths trained on the other sets")
     args = parser.parse_args()
     sets = gold_sets(args.sets)
-    indexes = {name: index_of(name, gold) for name, gold in sets.items()}
+    indexes = {name: gold_set_index(gold) for name, gold in sets.items()}
     if args.choose_l2:
         choose_l2(sets, indexes, args.choose_l2)
         return

@@ -92,6 +92,21 @@ def ensure_gold_index(path: Path, *, dense: bool = True, progress=None) -> Path:
     return Path(built.path)
 
 
+def gold_set_index(gold_path: Path, *, progress=None) -> Path:
+    """The index a gold set's questions are asked of: its corpus.yaml's (cached) index, or else the default
+    corpus's own index (`rag index build`), built here when missing. For benchmarks that need one either way."""
+    spec = corpus_beside(gold_path)
+    if spec is not None:
+        return ensure_gold_index(spec, progress=progress)
+    from rag.index.build import build_index
+    from rag.paths import default_corpus, default_index
+
+    root = default_index()
+    if not (root / "CURRENT").exists():
+        build_index([default_corpus()], root, progress=progress)
+    return root
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Build the index of a gold corpus (corpus.yaml).")
     parser.add_argument("corpus", type=Path)
