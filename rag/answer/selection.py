@@ -353,15 +353,17 @@ class Taken:
 def _pick(pool: list[Candidate], n: int, settings: SelectionSettings) -> list[Candidate]:
     """Greedy by relevance, discounting further sentences of a used passage and capping each document."""
     picked: list[Candidate] = []
+    taken = Taken()
     from_passage: dict[str, int] = defaultdict(int)
     from_document: dict[str, int] = defaultdict(int)
     remaining = list(pool)
     while remaining and len(picked) < n:
         top = max(remaining, key=lambda c: (c.relevance * settings.same_passage ** from_passage[c.passage.id], -c.order))
         remaining.remove(top)
-        if from_document[top.document.id] >= settings.per_document or top.text in Taken(c.text for c in picked):
+        if from_document[top.document.id] >= settings.per_document or top.text in taken:
             continue
         picked.append(top)
+        taken.add(top.text)
         from_passage[top.passage.id] += 1
         from_document[top.document.id] += 1
     return picked
