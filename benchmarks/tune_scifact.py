@@ -2,13 +2,17 @@
 
 - zero-shot:      the packaged MiniLM, no SciFact labels (dense, RRF hybrid);
 - corpus-adapted: `rag tune --pairs corpus` (title -> abstract pairs of the SciFact corpus, no labels);
+- corpus-adapted (sentences): `rag tune --pairs corpus --anchors sentences` (inverse cloze: an abstract's last
+                  sentence -> the rest of it, no labels), RRF hybrid and the convex fusion chosen on the other
+                  gold sets (`--fusion`: benchmarks/fusion_across_corpora.py's fusion.json; no convex row
+                  when that file is missing);
 - in-domain:      `rag tune --pairs qrels --split train` (SciFact's 809 train claims), plus the convex fusion
                   whose weight is chosen on the train split (`--tune-fusion-on train`).
 
 Every row is produced by the `rag` commands printed as they run (models under indexes/tuned/, runs and
 reports under eval/runs/tune-scifact/), then `rag eval compare` (paired t-test, randomisation test) of
 each row's TREC run against the zero-shot RRF hybrid run. The test split is never trained or tuned on.
-Takes about 1.5 hours on 2 cores (two fine-tunes of ~25 min, four corpus encodings).
+Takes about 2 hours on 2 cores (three fine-tunes of ~25 min, five corpus encodings).
 
     python benchmarks/tune_scifact.py [--data ../shared/data/scifact] [--skip-corpus]
 """
@@ -59,7 +63,9 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=ROOT / "eval" / "runs" / "tune-scifact")
     parser.add_argument("--models", type=Path, default=ROOT / "indexes" / "tuned")
     parser.add_argument("--corpus-pairs", type=int, default=2600, help="title -> abstract pairs for the corpus-adapted row")
-    parser.add_argument("--skip-corpus", action="store_true", help="leave out the corpus-adapted row")
+    parser.add_argument("--skip-corpus", action="store_true", help="leave out the corpus-adapted rows (titles and sentences)")
+    parser.add_argument("--fusion", type=Path, default=ROOT / "eval" / "runs" / "fusion-across" / "fusion.json",
+                        help="convex fusion chosen without SciFact labels (benchmarks/fusion_across_corpora.py), scored on the sentences row")
     args = parser.parse_args()
     data = args.data.resolve()
 
@@ -71,6 +77,12 @@ def main() -> None:
         seconds = tune(model, "--pairs", "corpus", "--dataset", str(data), "--max-pairs", str(args.corpus_pairs))
         evaluate(args.runs / "corpus-adapted", data, "dense,hybrid", "--model", str(model))
         rows += [("corpus-adapted", r, args.runs / "corpus-adapted", seconds) for r in ("dense", "hybrid")]
+        model = args.models / f"scifact-ict-{args.corpus_pairs}"
+        seconds = tune(model, "--pairs", "corpus", "--anchors", "sentences", "--dataset", str(data), "--max-pairs", str(args.corpus_pairs))
+        fusion = ("--fusion", str(args.fusion)) if args.fusion.is_file() else ()
+        ict = evaluate(args.runs / "corpus-ict", data, "dense,hybrid", "--model", str(model), *fusion)
+        rows += [("corpus-adapted (sentences)", r, args.runs / "corpus-ict", seconds)
+                 for r in ("dense", "hybrid", *(n for n in ict["results"] if "convex" in n))]
     model = args.models / "scifact-train-e3"
     seconds = tune(model, "--pairs", "qrels", "--dataset", str(data), "--split", "train", "--epochs", "3")
     evaluate(args.runs / "in-domain", data, "dense,hybrid", "--model", str(model), "--tune-fusion-on", "train")

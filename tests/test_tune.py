@@ -66,6 +66,45 @@ def test_corpus_pairs_take_headings_to_section_text() -> None:
     ]
 
 
+def test_sentence_anchors_are_the_last_sentence_and_the_rest_leaves_it_out() -> None:
+    """Inverse cloze pairs: the last sentence of 5+ words that no other document repeats -> the text without it.
+    a1 has no title of its own (sentence pairs need none); its last sentence is boilerplate a2 repeats, so its
+    anchor is the sentence before, which opened the second paragraph (the licence line now opens it). "vs."
+    does not end a sentence (rag.sentences). a3 has two sentences: no rest worth retrieving, no pair."""
+    licence = "Published under a Creative Commons licence."
+    a1 = Document(id="a1", title="a1", sections=[Section(text=(
+        "Cemiplimab was compared with chemotherapy in 608 women. Median survival was 12.0 vs. 8.5 months.\n\n"
+        f"Cemiplimab prolonged survival after platinum therapy. {licence}"
+    ))])
+    a2 = Document(id="a2", title="Pembrolizumab with chemoradiotherapy", sections=[Section(text=(
+        "Pembrolizumab was added to chemoradiotherapy in 1060 patients. Progression-free survival improved at 24 months. "
+        f"The benefit held in every subgroup examined. {licence}"
+    ))])
+    a3 = Document(id="a3", title="Short", sections=[Section(text="Tisotumab vedotin was given to 101 women. Responses were durable.")])
+    body = "Offer cemiplimab after platinum. It improved overall survival in the phase 3 trial. Check thyroid function every six weeks."
+    g1 = Document(id="g1", title="ESMO cervical", sections=[Section(path=("Recommendations", "Second line"), text=body)])
+
+    def pair(anchor: str, positive: str, doc: str) -> TrainingPair:
+        return TrainingPair(anchor=anchor, positive=positive, positive_doc=doc, relevant=frozenset({doc}))
+
+    sentence_pairs = [
+        pair("Cemiplimab prolonged survival after platinum therapy.",
+             f"Cemiplimab was compared with chemotherapy in 608 women. Median survival was 12.0 vs. 8.5 months.\n\n{licence}", "a1"),
+        pair("The benefit held in every subgroup examined.",
+             f"Pembrolizumab was added to chemoradiotherapy in 1060 patients. Progression-free survival improved at 24 months. {licence}", "a2"),
+        pair("Check thyroid function every six weeks.", "Offer cemiplimab after platinum. It improved overall survival in the phase 3 trial.", "g1"),
+    ]
+    documents = [a1, a2, a3, g1]
+    assert corpus_pairs(documents, anchors="sentences") == sentence_pairs
+    assert corpus_pairs(documents, anchors="both") == [  # per document: its title pairs, then its sentence pairs
+        sentence_pairs[0], pair(a2.title, a2.sections[0].text, "a2"), sentence_pairs[1], pair("Short", a3.sections[0].text, "a3"),
+        pair("ESMO cervical: Recommendations > Second line", body, "g1"), sentence_pairs[2],
+    ]
+    assert corpus_pairs(documents) == corpus_pairs(documents, anchors="titles")  # the default is unchanged
+    with pytest.raises(TuneError, match="anchors 'claims': choose titles, sentences, both"):
+        corpus_pairs(documents, anchors="claims")  # type: ignore[arg-type]
+
+
 def test_qrels_pairs_are_every_relevant_query_document(sample: Path) -> None:
     data = qrels_data(sample, "train")
     rows = [line.split("\t") for line in (sample / "qrels" / "train.tsv").read_text().splitlines()[1:]]
@@ -171,6 +210,8 @@ def test_bad_settings_and_sources_are_tune_errors(sample: Path, tmp_path: Path) 
         (dict(pairs="qrels", dataset=None, split=None, corpus=None), "--pairs qrels needs --dataset"),
         (dict(pairs="corpus", dataset=sample, split="train", corpus=None), "--split train: --pairs corpus reads no labels"),
         (dict(pairs="corpus", dataset=None, split=None, corpus=None), "--pairs corpus needs --dataset"),
+        (dict(pairs="qrels", dataset=sample, split=None, corpus=None, anchors="sentences"), "--anchors sentences: --pairs qrels pairs are anchored"),
+        (dict(pairs="corpus", dataset=sample, split=None, corpus=None, anchors="claims"), "--anchors 'claims': choose titles"),
     ]:
         with pytest.raises(TuneError, match=re.escape(message)):
             training_data(**kwargs)

@@ -107,7 +107,8 @@ def summary(data: RerankData) -> RerankDataSummary:
     from rag.tune.negatives import negatives_digest
 
     return RerankDataSummary(
-        source=data.data.source, origin=data.data.origin, split=data.data.split, pairs=len(data.pairs), pairs_available=data.pairs_available,
+        source=data.data.source, origin=data.data.origin, split=data.data.split, anchors=data.data.anchors, pairs=len(data.pairs),
+        pairs_available=data.pairs_available,
         pool=len(data.pool), pairs_sha256=data.data.digest(), negatives_sha256=negatives_digest(data.pool, data.negatives),
         held_out=data.held_out,
     )

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rag.embedding import TUNE_FILE
 from rag.errors import TuneError, writing
 from rag.modelfolder import make_readable, move_into_place
-from rag.tune.pairs import TrainingData, corpus_data, qrels_data
+from rag.tune.pairs import ANCHOR_KINDS, AnchorKind, TrainingData, corpus_data, qrels_data
 from rag.tune.settings import TuneSettings
 from rag.tune.trainer import TrainingRun
 
@@ -40,9 +40,13 @@ PAIR_SOURCES = ("qrels", "corpus")
 class TuneData(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    source: str = Field(description="'qrels' (judged pairs of a split) or 'corpus' (title/heading -> text, no labels).")
+    source: str = Field(description="'qrels' (judged pairs of a split) or 'corpus' (title/heading or sentence -> text, no labels).")
     origin: list[str] = Field(description="Files the pairs were read from.")
     split: str | None = None
+    anchors: AnchorKind | None = Field(
+        default=None,
+        description="Corpus pairs' anchors: titles (title/heading -> text), sentences (last sentence -> the rest) or both; None for qrels.",
+    )
     pairs: int = Field(description="Pairs trained on.")
     pairs_available: int = Field(description="Pairs the data gave (more than `pairs` when max_pairs sampled).")
     pool: int = Field(description="Candidate texts hard negatives were mined from.")
@@ -80,12 +84,18 @@ def check_target(target: Path, *, force: bool) -> None:
         raise TuneError(f"{target}: not a model folder written by rag tune (no {TUNE_FILE}); --force replaces only those; choose another --out")
 
 
-def training_data(pairs: str, *, dataset: Path | None, split: str | None, corpus: list[Path] | None) -> TrainingData:
+def training_data(
+    pairs: str, *, dataset: Path | None, split: str | None, corpus: list[Path] | None, anchors: str | None = None
+) -> TrainingData:
     """The pairs named on the command line: --pairs qrels (--dataset, --split) or --pairs corpus
-    (--dataset and/or --corpus, no labels)."""
+    (--dataset and/or --corpus, no labels; --anchors titles, sentences or both, default titles)."""
     if pairs not in PAIR_SOURCES:
         raise TuneError(f"--pairs {pairs!r}: choose qrels (judged pairs of --dataset's --split) or corpus (title/heading -> text)")
+    if anchors is not None and anchors not in ANCHOR_KINDS:
+        raise TuneError(f"--anchors {anchors!r}: choose titles (title/heading -> text), sentences (last sentence -> the rest) or both")
     if pairs == "qrels":
+        if anchors is not None:
+            raise TuneError(f"--anchors {anchors}: --pairs qrels pairs are anchored by their queries; drop --anchors (or use --pairs corpus)")
         if dataset is None:
             raise TuneError("--pairs qrels needs --dataset: a BEIR folder with corpus.jsonl, queries.jsonl and qrels/<split>.tsv")
         if corpus:
@@ -96,7 +106,7 @@ def training_data(pairs: str, *, dataset: Path | None, split: str | None, corpus
     sources = ([dataset] if dataset is not None else []) + list(corpus or [])
     if not sources:
         raise TuneError(f"--pairs {pairs} needs --dataset (a BEIR folder: its corpus.jsonl) or --corpus PATH")
-    return corpus_data(sources)
+    return corpus_data(sources, anchors=anchors or "titles")  # type: ignore[arg-type]  # checked against ANCHOR_KINDS above
 
 
 def sample_pairs(data: TrainingData, settings: TuneSettings) -> TrainingData:
@@ -116,6 +126,7 @@ def tune_model(
     dataset: Path | None = None,
     split: str | None = None,
     corpus: list[Path] | None = None,
+    anchors: str | None = None,
     force: bool = False,
     progress=None,
 ) -> TuneManifest:
@@ -129,7 +140,7 @@ def tune_model(
     base_dir = resolve_model(settings.base_model)  # ModelError for an unknown name, before any work
     if progress:
         progress.stage("reading pairs", None)
-    available = training_data(pairs, dataset=dataset, split=split, corpus=corpus)
+    available = training_data(pairs, dataset=dataset, split=split, corpus=corpus, anchors=anchors)
     data = sample_pairs(available, settings)
     negatives = mine_negatives(data.pairs, data.pool, settings, progress=progress)
     staging = target.parent / f".{target.name}.tune-{os.getpid()}.partial"
@@ -149,7 +160,8 @@ def tune_model(
                 base_model=settings.base_model,
                 base_model_path=str(base_dir),
                 data=TuneData(
-                    source=data.source, origin=data.origin, split=data.split, pairs=len(data.pairs), pairs_available=len(available.pairs),
+                    source=data.source, origin=data.origin, split=data.split, anchors=data.anchors, pairs=len(data.pairs),
+                    pairs_available=len(available.pairs),
                     pool=len(data.pool), pairs_sha256=data.digest(), negatives_sha256=negatives_digest(data.pool, negatives),
                 ),
                 settings=settings,
