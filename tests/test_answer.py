@@ -251,6 +251,15 @@ def test_a_drug_named_as_context_after_the_class_asked_about_does_not_lead(asker
     assert asker.prepare("levothyroxine and checkpoint inhibitors").leading_unknown  # when it leads, it is the topic
 
 
+def test_a_one_letter_compound_the_index_never_mentions_is_missing_not_read_through_its_parts(asker) -> None:
+    prepared = asker.prepare("Are e-cigarettes better than nicotine patches in patients treated for cervical cancer?")
+    assert "e-cigarettes" in prepared.unknown_drugs and prepared.leading_unknown  # not read as "cigarettes", which a corpus may hold
+    answer = asker.ask("Are e-cigarettes better than nicotine patches in patients treated for cervical cancer?")
+    assert answer.abstained and "e-cigarettes" in answer.abstain_reason
+    assert "T-DXd" not in asker.prepare("T-DXd in HER2 IHC 3+ cervical cancer?").unknown_drugs  # the corpus names it
+    assert asker.prepare("COVID-19 vaccination during pembrolizumab?").unknown_drugs == ()  # a number part is not a letter
+
+
 def test_a_drug_the_index_never_mentions_is_named(asker) -> None:
     answer = asker.ask("metformin dose for type 2 diabetes")
     assert answer.abstained and answer.abstain_reason

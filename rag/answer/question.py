@@ -64,8 +64,11 @@ class Question:
     query: str = field(metadata={"doc": "The BM25 query: the question plus expansions (no body names)."})
     dense_query: str
     drugs: tuple[str, ...] = ()
-    unknown_drugs: tuple[str, ...] = ()
-    leading_unknown: bool = field(default=False, metadata={"doc": "The first drug the question names is one the index lacks."})
+    unknown_drugs: tuple[str, ...] = field(
+        default=(), metadata={"doc": "Drugs, and one-letter compound names (\"e-cigarettes\"), the index never mentions."}
+    )
+    leading_unknown: bool = field(default=False, metadata={"doc": "The first drug (or one-letter compound name) the question names is one "
+                                                                  "the index lacks."})
     classes: tuple[str, ...] = ()
     known_classes: tuple[str, ...] = field(default=(), metadata={"doc": "Classes the index names, or names a member of."})
     class_members: tuple[str, ...] = ()
@@ -101,6 +104,12 @@ def check_question(question: str) -> str:
     if letters and sum(ch.isascii() for ch in letters) / len(letters) < 0.5:
         raise QueryError("the question is not in English; the indexed corpus and the vocabulary are English only")
     return text
+
+
+def _lettered(word: str) -> bool:
+    """A hyphenated word with a one-letter part ("e-cigarettes", "t-cell"), not a number ("covid-19" is not)."""
+    parts = word.strip("-").split("-")
+    return len(parts) > 1 and all(parts) and any(len(p) == 1 and p.isalpha() for p in parts)
 
 
 def _ngrams(text: str) -> list[tuple[str, int, int]]:
@@ -233,6 +242,13 @@ def prepare_question(
         (position, False) for name, position, _ in class_spans
         if name.lower() in known_classes and not any(a <= position < b for a, b in drug_spans)
     ]
+    # a one-letter compound ("e-cigarettes", "x-rays") names a thing of its own, not its other word: one the index
+    # never mentions is missing, as an unindexed drug is
+    lettered = [(m.start(), text[m.start():m.end()]) for m in _WORD.finditer(lowered) if _lettered(m.group(0))
+                and not any(a <= m.start() < b for a, b in drug_spans)
+                and any("-" in t and t not in vocabulary for t in tokenize(m.group(0)))]
+    unknown = tuple(dict.fromkeys([*unknown, *(name for _, name in lettered)]))
+    named_at += [(position, True) for position, _ in lettered]
     leading_unknown = bool(named_at) and min(named_at)[1]
 
     # trials named
