@@ -251,6 +251,14 @@ def test_a_drug_named_as_context_after_the_class_asked_about_does_not_lead(asker
     assert asker.prepare("levothyroxine and checkpoint inhibitors").leading_unknown  # when it leads, it is the topic
 
 
+def test_shorthand_whose_meaning_depends_on_its_case_is_read_as_written(asker) -> None:
+    receptor = asker.prepare("EGFR-mutant cervical cancer: first-line treatment?")
+    assert "epidermal growth factor receptor" in receptor.query and "glomerular" not in receptor.query
+    kidney = asker.prepare("eGFR 25: can cisplatin be given?")
+    assert "glomerular filtration rate" in kidney.query and "epidermal" not in kidney.query
+    assert "glomerular" not in asker.prepare("egfr and cisplatin").query  # neither meaning is guessed
+
+
 def test_a_one_letter_compound_the_index_never_mentions_is_missing_not_read_through_its_parts(asker) -> None:
     prepared = asker.prepare("Are e-cigarettes better than nicotine patches in patients treated for cervical cancer?")
     assert "e-cigarettes" in prepared.unknown_drugs and prepared.leading_unknown  # not read as "cigarettes", which a corpus may hold

@@ -106,6 +106,11 @@ def check_question(question: str) -> str:
     return text
 
 
+def _meaning(written: str, knowledge: Knowledge) -> str | None:
+    """What shorthand stands for: as written ("EGFR" is not "eGFR"), else in any case."""
+    return knowledge.cased_abbreviations.get(written) or knowledge.abbreviations.get(written.lower())
+
+
 def _lettered(word: str) -> bool:
     """A hyphenated word with a one-letter part ("e-cigarettes", "t-cell"), not a number ("covid-19" is not)."""
     parts = word.strip("-").split("-")
@@ -193,12 +198,13 @@ def prepare_question(
     consumed: list[str] = [surface for _, surface, _, _ in found]
     expansion_at: list[tuple[int, str]] = []  # (position in the question, expansion)
     for match in _WORD.finditer(lowered):
-        word = match.group(0)
-        parts = [word] if word in knowledge.abbreviations else [p for p in re.split(r"[/+\-]", word) if p in knowledge.abbreviations]
+        written = text[match.start():match.end()]
+        parts = [written] if _meaning(written, knowledge) else [p for p in re.split(r"[/+\-]", written) if _meaning(p, knowledge)]
         for part in parts:
-            expansions.append(knowledge.abbreviations[part])
-            expansion_at.append((match.start(), knowledge.abbreviations[part].lower()))
-            consumed.append(part)
+            meaning = _meaning(part, knowledge)
+            expansions.append(meaning)
+            expansion_at.append((match.start(), meaning.lower()))
+            consumed.append(part.lower())
     for gram, (name, kind) in known.items():
         if kind != "drug" and gram != name:
             expansions.append(name)

@@ -84,6 +84,9 @@ class Vocabulary(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     abbreviations: dict[str, str]
+    cased_abbreviations: dict[str, str] = Field(
+        default_factory=dict, description="Shorthand whose meaning depends on its case (EGFR, eGFR) -> its words: matched as written."
+    )
     bodies: dict[str, BodyInfo]
     regions: dict[str, list[str]]
     classes: dict[str, list[str]]
@@ -120,6 +123,9 @@ class FieldFile(BaseModel):
     major_bodies: list[str] = Field(default_factory=list, description="Bodies whose silence on a question deserves a gap statement.")
     synonyms: dict[str, list[str]] = Field(default_factory=dict, description="Corpus name -> other names (drugs, tests, trials).")
     abbreviations: dict[str, str] = Field(default_factory=dict, description="Shorthand of this field -> its words.")
+    cased_abbreviations: dict[str, str] = Field(
+        default_factory=dict, description="Shorthand whose meaning depends on its case (EGFR, eGFR) -> its words: matched as written."
+    )
     classes: dict[str, list[str]] = Field(default_factory=dict, description="Extra drug classes: class name -> members.")
     supportive: list[str] = Field(default_factory=list, description="Drugs that treat toxicity here, not the disease.")
     cues: dict[SectionCue, str] = Field(default_factory=dict, description="Extra cue regexes, added to the package's.")
@@ -192,7 +198,16 @@ class Knowledge:
 
     @cached_property
     def abbreviations(self) -> dict[str, str]:
-        return {**self.vocabulary.abbreviations, **{k.lower(): v for k, v in self.field.abbreviations.items()}}
+        """Shorthand in any case (lowercase key) -> its words; shorthand of one case only is `cased_abbreviations`."""
+        cased = {k.lower() for k in self.cased_abbreviations}
+        merged = {**self.vocabulary.abbreviations, **{k.lower(): v for k, v in self.field.abbreviations.items()}}
+        return {k: v for k, v in merged.items() if k not in cased}
+
+    @cached_property
+    def cased_abbreviations(self) -> dict[str, str]:
+        """Shorthand as written (EGFR: epidermal growth factor receptor; eGFR: glomerular filtration rate) -> its words;
+        the same letters in another case ("egfr") are left as they are."""
+        return {**self.vocabulary.cased_abbreviations, **self.field.cased_abbreviations}
 
     @cached_property
     def classes(self) -> dict[str, list[str]]:
