@@ -259,6 +259,15 @@ def test_shorthand_whose_meaning_depends_on_its_case_is_read_as_written(asker) -
     assert "glomerular" not in asker.prepare("egfr and cisplatin").query  # neither meaning is guessed
 
 
+def test_a_sentence_that_excepts_what_the_question_is_about_answers_for_everyone_else(asker) -> None:
+    sentence = "Platinum-based doublets are the standard first-line treatment (except for EGFR-positive patients)."
+    egfr = asker.terms(asker.prepare("EGFR-positive cervical cancer: first-line treatment?").normalized)
+    pdl1 = asker.terms(asker.prepare("PD-L1-positive cervical cancer: first-line treatment?").normalized)
+    assert asker._excepts(sentence, egfr, 0.5)
+    assert not asker._excepts(sentence, pdl1, 0.5)  # "positive" alone does not make the excepted group the asked one
+    assert not asker._excepts("Platinum-based doublets are the standard first-line treatment.", egfr, 0.5)
+
+
 def test_a_one_letter_compound_the_index_never_mentions_is_missing_not_read_through_its_parts(asker) -> None:
     prepared = asker.prepare("Are e-cigarettes better than nicotine patches in patients treated for cervical cancer?")
     assert "e-cigarettes" in prepared.unknown_drugs and prepared.leading_unknown  # not read as "cigarettes", which a corpus may hold

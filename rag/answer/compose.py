@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left
+from collections.abc import Collection
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
@@ -332,6 +333,7 @@ class Asker:
                     right_line=bool(question.line and info.line == question.line),
                     region_match=bool(region and region in regions),
                     dependent=info.dependent,
+                    excepted=self._excepts(info.text, terms, scoring.exception_share),
                     design_asked=question.asks("design", "eligibility"),
                 )
                 out.append(Candidate(
@@ -362,6 +364,19 @@ class Asker:
         vectors = np.vstack([vectorize(c, ask, self.settings.scoring) for c in candidates])
         scores = ranker.scores(vectors)
         return [replace(c, bottom_score=float(s)) for c, s in zip(candidates, scores, strict=True)]
+
+    def _excepts(self, text: str, terms: Collection[str], share: float) -> bool:
+        """Does `text` set apart, in an exception clause, what the question is about: a clause whose words are mostly
+        (by idf) the question's ("except for EGFR-positive patients" for an EGFR question, not for a PD-L1-positive one)?"""
+        pattern = self.knowledge.exception_clause
+        if pattern is None:
+            return False
+        for match in pattern.finditer(text):
+            words = {t for t in self.index.tokenize(match.group(1)) if len(t) > 1 and "-" not in t and "/" not in t}
+            mass = sum(self.idf(t) for t in words)
+            if mass and sum(self.idf(t) for t in words if t in terms) >= share * mass:
+                return True
+        return False
 
     def _with_class_mates(self, drugs) -> list[str]:
         """The drugs and the members of the smallest class of each (after carboplatin, cisplatin is no

@@ -41,6 +41,7 @@ class Features:
     right_line: bool = False
     region_match: bool = False
     dependent: bool = False
+    excepted: bool = False  # sets apart, in an "except for …" clause, what the question asks about
     design_asked: bool = False  # the question asks about design or eligibility (who was enrolled is the answer)
 
 
@@ -87,4 +88,6 @@ def relevance(f: Features, s: ScoringSettings) -> float:
         value *= s.region_match
     if f.dependent:
         value *= s.dependent_factor
+    if f.excepted:
+        value *= s.excepted
     return value

@@ -99,6 +99,10 @@ class ScoringSettings(_Settings):
     design_phase2: float = Field(default=0.85, description="... phase 2, single-arm or pooled.")
     design_other: float = Field(default=0.7, description="... observational, case series or unknown.")
     dependent_factor: float = Field(default=0.9, description="Factor of a sentence joined to the one it depends on ('However, ...').")
+    exception_share: float = Field(default=0.5, ge=0.0, le=1.0, description="An exception clause sets apart what the question asks "
+                                   "about when at least this share of its words (by idf) are the question's.")
+    excepted: float = Field(default=0.5, description="Factor of a sentence that sets apart what the question asks about ('... standard "
+                            "first-line (except for EGFR-positive patients)'): it answers for everyone else.")
 
 
 class SelectionSettings(_Settings):

@@ -109,6 +109,8 @@ class Vocabulary(BaseModel):
     headings: dict[str, HeadingRole]
     cues: dict[SectionCue, str]
     dependent_openers: str
+    exception_clause: str = Field(default="", description="A clause that sets a group apart ('except for EGFR-positive "
+                                  "patients'); group 1 is the group.")
     grade_pattern: str
     related: RelatedTemplates
 
@@ -318,6 +320,10 @@ class Knowledge:
     @cached_property
     def clause_end(self) -> re.Pattern[str]:
         return re.compile(self.vocabulary.clause_end, re.IGNORECASE)
+
+    @cached_property
+    def exception_clause(self) -> re.Pattern[str] | None:
+        return re.compile(self.vocabulary.exception_clause, re.IGNORECASE) if self.vocabulary.exception_clause else None
 
     @cached_property
     def dependent_opener(self) -> re.Pattern[str]:
