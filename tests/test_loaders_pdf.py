@@ -77,3 +77,16 @@ def test_not_a_pdf(tmp_path: Path) -> None:
     path.write_bytes(b"%PDF-1.4\n% not really a PDF\n")
     with pytest.raises(CorpusError, match=r"scan\.pdf: unreadable PDF"):
         pdf.load(path)
+
+
+def test_a_labels_numbered_headings_are_not_trials_in_its_profile(tmp_path: Path) -> None:
+    """A label PDF's section headings ("4 CONTRAINDICATIONS", "HANDLING 17") are shaped like trial names; the label
+    also writes those words in lower case, so the profile does not take them for trials."""
+    from rag.index.build import BuildSettings, build_index
+    from rag.index.load import open_index
+
+    build_index([VEKLURY], tmp_path / "index", BuildSettings(dense=False))
+    trials = {t.name for t in open_index(tmp_path / "index").profile.summary.trials}
+    words = {re.sub(r"[- ]?\d+$", "", t).lower() for t in trials}
+    assert not words & {"contraindications", "interactions", "studies", "handling", "than"}, trials
+    assert "CoV-2" not in trials  # the end of SARS-CoV-2 is not a trial either

@@ -28,6 +28,14 @@ from rag.profile.drugs import corpus_drugs, load_dictionary
 from rag.profile.model import PROFILE_DB, PROFILE_JSON, PROFILE_SCHEMA as _SCHEMA, TOP, FieldProfile, Named
 
 
+_ORDINARY_WORD = re.compile(r"(?<![\w-])[A-Za-z][a-z]+(?![\w-])")  # a word written in lower case or capitalised, not in capitals
+
+
+def _name_word(name: str) -> str:
+    """The word of a trial-shaped name, lower case ("CONTRAINDICATIONS 4" -> "contraindications"); "" when it has several."""
+    word = re.sub(r"[- ]?\d[\dA-Z]*$", "", name).lower()
+    return word if word.isalpha() else ""
+
 
 def _synonym_lists(documents: Sequence[Document], declared: FieldFile) -> list[list[str]]:
     """Synonym groups, corpus name first: the field file's, then the sources' own (CT.gov other names,
@@ -99,10 +107,14 @@ def build_profile(
 
     # trials
     trial_docs: dict[str, set[str]] = defaultdict(set)
+    ordinary: set[str] = set()  # words the corpus also writes as words: "CONTRAINDICATIONS 4" is a heading, not a trial
     for document in documents:
         text = " ".join([document.title, *document.facets.get("acronym", []), *by_doc.get(document.id, [])[:50]])
+        ordinary.update(w.lower() for passage in by_doc.get(document.id, []) for w in _ORDINARY_WORD.findall(passage))
         for match in knowledge.trial_pattern.finditer(text):
             trial_docs[match.group(0)].add(document.id)
+    for name in [n for n in trial_docs if _name_word(n) in ordinary]:
+        del trial_docs[name]
         if document.kind == "trial" and re.fullmatch(r"NCT\d{8}", document.id):
             trial_docs[document.id].add(document.id)
 
