@@ -21,6 +21,7 @@ _WORD = re.compile(r"[a-z0-9][a-z0-9\-]*[a-z0-9]|[a-z0-9]")
 _SUFFIX = re.compile(r"^(?P<base>[a-z][a-z\- ]{5,})-[a-z]{4}$")  # FDA biologic suffix: cemiplimab-rwlc
 _PREFIX = re.compile(r"^(?:fam|ado)-")
 MAX_WORDS = 3
+_NOT_GIVEN = ("D08.811.913.", "D08.811.682.", "D08.244.", "D12.776.")  # MeSH: transferases, oxidoreductases, cytochromes, proteins
 MIN_LENGTH = 4  # shorter dictionary variants ("tv", "apap") are too ambiguous to read as drugs
 
 
@@ -40,6 +41,14 @@ def group_key(canonical: str) -> str:
     return match.group("base") if match else name
 
 
+def _enzyme_class(data: dict) -> bool:
+    """A MeSH heading that is only a transferase, oxidoreductase, cytochrome or protein ("Transaminases", "Protein
+    Kinases", "Cytochrome P-450 CYP3A", "T-Cell Receptor") that DrugBank does not list: a laboratory value or a target,
+    not something given. Hydrolases stay (asparaginase, collagenase are drugs)."""
+    tree = data.get("mesh_tree") or []
+    return bool(tree) and not data.get("drugbank_id") and all(t.startswith(_NOT_GIVEN) for t in tree)
+
+
 def load_dictionary(not_drugs: Iterable[str]) -> DrugDictionary:
     """The package's dictionary, grouped (variants with commas, too short, or listed as not drugs are left out)."""
     from drug_named_entity_recognition import drugs_finder
@@ -51,6 +60,8 @@ def load_dictionary(not_drugs: Iterable[str]) -> DrugDictionary:
     for variant, canonicals in drugs_finder.drug_variant_to_canonical.items():
         name = variant.lower().strip()
         if len(name) < MIN_LENGTH or "," in name or name in excluded or len(name.split()) > MAX_WORDS or not canonicals:
+            continue
+        if _enzyme_class(drugs_finder.drug_canonical_to_data.get(canonicals[0], {})):
             continue
         key = group_key(canonicals[0])
         if key in excluded:
