@@ -99,6 +99,34 @@ def compare_command(
     print_comparison(comparison)
 
 
+@eval_app.command("fuse")
+@guarded
+def fuse_command(
+    runs: Annotated[list[Path], typer.Argument(help="TREC run files to fuse (two or more).")],
+    out: Annotated[Path, typer.Option("--out", help="Fused TREC run file to write.")],
+    method: Annotated[str, typer.Option(help="rrf (reciprocal rank fusion) or convex (weighted normalised scores).")] = "rrf",
+    weights: Annotated[
+        str | None, typer.Option(help="convex only: one weight per run, comma-separated (default: equal).", show_default=False)
+    ] = None,
+    normalizer: Annotated[str, typer.Option(help="convex only: zscore or minmax.")] = "zscore",
+    rrf_k: Annotated[int, typer.Option("--rrf-k", help="rrf only: score = sum 1 / (k + rank).")] = 60,
+    depth: Annotated[int, typer.Option(help="Documents kept per query.")] = 1000,
+) -> None:
+    """Fuse TREC runs of any retrievers into one run (score it with `rag eval compare`)."""
+    from rag.errors import EvalError
+    from rag.eval.fuse import fuse_files
+    from rag.fusion import NORMALIZERS
+
+    if normalizer not in NORMALIZERS:
+        raise EvalError(f"--normalizer {normalizer!r}: choose one of {', '.join(NORMALIZERS)}")
+    try:
+        parsed = [float(w) for w in weights.split(",")] if weights else None
+    except ValueError as error:
+        raise EvalError(f"--weights {weights!r}: give numbers separated by commas, e.g. 0.25,0.75") from error
+    path = fuse_files(runs, out, method=method, weights=parsed, normalizer=normalizer, rrf_k=rrf_k, depth=depth)  # type: ignore[arg-type]
+    typer.echo(f"fused {len(runs)} runs ({method}) -> {path}")
+
+
 @eval_app.command("answers")
 @guarded
 def answers_command(
