@@ -1,7 +1,9 @@
 """Issue 11's report rows on SciFact test (nDCG@10), each with a paired test against RRF hybrid:
 
 - zero-shot:      the packaged MiniLM, no SciFact labels (dense, RRF hybrid);
-- corpus-adapted: `rag tune --pairs corpus` (title -> abstract pairs of the SciFact corpus, no labels);
+- corpus-adapted: `rag tune --pairs corpus` (title -> abstract pairs of the SciFact corpus, no labels), RRF hybrid and
+                  the convex fusion chosen on the other gold sets (`--fusion`); and its dense run fused with the
+                  zero-shot BM25 and dense runs (`rag eval fuse`: RRF, and convex with that fusion's weights);
 - corpus-adapted (sentences): `rag tune --pairs corpus --anchors sentences` (inverse cloze: an abstract's last
                   sentence -> the rest of it, no labels), RRF hybrid and the convex fusion chosen on the other
                   gold sets (`--fusion`: benchmarks/fusion_across_corpora.py's fusion.json; no convex row
@@ -65,21 +67,39 @@ def main() -> None:
     parser.add_argument("--corpus-pairs", type=int, default=2600, help="title -> abstract pairs for the corpus-adapted row")
     parser.add_argument("--skip-corpus", action="store_true", help="leave out the corpus-adapted rows (titles and sentences)")
     parser.add_argument("--fusion", type=Path, default=ROOT / "eval" / "runs" / "fusion-across" / "fusion.json",
-                        help="convex fusion chosen without SciFact labels (benchmarks/fusion_across_corpora.py), scored on the sentences row")
+                        help="convex fusion chosen without SciFact labels (benchmarks/fusion_across_corpora.py), scored on the corpus-adapted rows")
     args = parser.parse_args()
     data = args.data.resolve()
 
     rows: list[tuple[str, str, Path, float | None]] = []  # (row, retriever, report folder, train seconds)
+    fused: list[tuple[str, str, Path, float | None]] = []  # (row, fusion, fused TREC run, train seconds)
     base = evaluate(args.runs / "zero-shot", data, "bm25,dense,hybrid")
     rows += [("zero-shot", r, args.runs / "zero-shot", None) for r in ("bm25", "dense", "hybrid")]
     if not args.skip_corpus:
         model = args.models / f"scifact-corpus-{args.corpus_pairs}"
         seconds = tune(model, "--pairs", "corpus", "--dataset", str(data), "--max-pairs", str(args.corpus_pairs))
-        evaluate(args.runs / "corpus-adapted", data, "dense,hybrid", "--model", str(model))
-        rows += [("corpus-adapted", r, args.runs / "corpus-adapted", seconds) for r in ("dense", "hybrid")]
+        fusion = ("--fusion", str(args.fusion)) if args.fusion.is_file() else ()
+        adapted = evaluate(args.runs / "corpus-adapted", data, "dense,hybrid", "--model", str(model), *fusion)
+        rows += [("corpus-adapted", r, args.runs / "corpus-adapted", seconds)
+                 for r in ("dense", "hybrid", *(n for n in adapted["results"] if "convex" in n))]
+        # BM25 + zero-shot dense + corpus-adapted dense, fused without labels: RRF, and convex with the chosen fusion's
+        # BM25 weight and its dense weight shared by the two dense runs
+        parts = [str(args.runs / "zero-shot" / "scifact-test.bm25.trec"), str(args.runs / "zero-shot" / "scifact-test.dense.trec"),
+                 str(args.runs / "corpus-adapted" / "scifact-test.dense.trec")]
+        fused_dir = args.runs / "fused"
+        if not (fused_dir / "three-rrf.trec").exists():
+            run("eval", "fuse", *parts, "--out", str(fused_dir / "three-rrf.trec"))
+        fused.append(("corpus-adapted + zero-shot dense + BM25", "RRF", fused_dir / "three-rrf.trec", seconds))
+        if args.fusion.is_file():
+            chosen = json.loads(args.fusion.read_text())
+            dense_weight = float(chosen["dense_weight"])
+            if not (fused_dir / "three-convex.trec").exists():
+                run("eval", "fuse", *parts, "--method", "convex", "--normalizer", chosen["normalizer"],
+                    "--weights", f"{1 - dense_weight},{dense_weight / 2},{dense_weight / 2}", "--out", str(fused_dir / "three-convex.trec"))
+            fused.append(("corpus-adapted + zero-shot dense + BM25", f"convex ({chosen['normalizer']}, dense {dense_weight} shared)",
+                          fused_dir / "three-convex.trec", seconds))
         model = args.models / f"scifact-ict-{args.corpus_pairs}"
         seconds = tune(model, "--pairs", "corpus", "--anchors", "sentences", "--dataset", str(data), "--max-pairs", str(args.corpus_pairs))
-        fusion = ("--fusion", str(args.fusion)) if args.fusion.is_file() else ()
         ict = evaluate(args.runs / "corpus-ict", data, "dense,hybrid", "--model", str(model), *fusion)
         rows += [("corpus-adapted (sentences)", r, args.runs / "corpus-ict", seconds)
                  for r in ("dense", "hybrid", *(n for n in ict["results"] if "convex" in n))]
@@ -102,6 +122,10 @@ def main() -> None:
             test = next(m for m in compare(reference, trec(folder, retriever), data)["metrics"] if m["metric"] == "ndcg@10")
             cells = [f"{test['delta']:+.3f}", f"{test['p_ttest']:.4f}", f"{test['p_randomization']:.4f}", f"{test['wins']}/{test['losses']}"]
         table.append(f"| {row} | {retriever} | {ndcg:.3f} | " + " | ".join(cells) + f" | {'' if seconds is None else f'{seconds:.0f}'} |")
+    for row, how, path, seconds in fused:
+        test = next(m for m in compare(reference, path, data)["metrics"] if m["metric"] == "ndcg@10")
+        table.append(f"| {row} | {how} | {test['mean_b']:.3f} | {test['delta']:+.3f} | {test['p_ttest']:.4f} | "
+                     f"{test['p_randomization']:.4f} | {test['wins']}/{test['losses']} | {'' if seconds is None else f'{seconds:.0f}'} |")
     print("\n" + "\n".join(table))
     print(f"\n(zero-shot RRF hybrid: {base['results']['hybrid']['metrics']['ndcg@10']:.3f})")
 
