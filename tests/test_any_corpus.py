@@ -86,6 +86,8 @@ def test_the_profile_is_learned_from_the_documents(asker) -> None:
     assert any("diabetes" in c.name for c in profile.conditions)
     # brands the sources name (CT.gov other names) resolve to the corpus's drug
     assert asker.prepare("Dupixent and vaccine responses").drugs == ("dupilumab",)
+    # every registry record is a trial of the profile, under its NCT id
+    assert set(asker.profile.trials(["NCT00763412", "NCT02210780", "NCT02552212"])) == {"nct00763412", "nct02210780", "nct02552212"}
 
 
 def test_a_list_item_comes_with_its_lead_in_and_a_named_body_leads(asker) -> None:

@@ -113,10 +113,10 @@ def build_profile(
         ordinary.update(w.lower() for passage in by_doc.get(document.id, []) for w in _ORDINARY_WORD.findall(passage))
         for match in knowledge.trial_pattern.finditer(text):
             trial_docs[match.group(0)].add(document.id)
-    for name in [n for n in trial_docs if _name_word(n) in ordinary]:
-        del trial_docs[name]
         if document.kind == "trial" and re.fullmatch(r"NCT\d{8}", document.id):
             trial_docs[document.id].add(document.id)
+    for name in [n for n in trial_docs if _name_word(n) in ordinary and not re.fullmatch(r"NCT\d{8}", n)]:
+        del trial_docs[name]
 
     kinds = Counter(d.kind for d in documents)
     conditions = sorted(((n, len(d - {"(field file)"}) ) for n, d in condition_docs.items()), key=lambda x: (-x[1], x[0]))
