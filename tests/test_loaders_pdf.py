@@ -81,7 +81,7 @@ def test_not_a_pdf(tmp_path: Path) -> None:
 
 def test_a_labels_numbered_headings_are_not_trials_in_its_profile(tmp_path: Path) -> None:
     """A label PDF's section headings ("4 CONTRAINDICATIONS", "HANDLING 17") are shaped like trial names; the label
-    also writes those words in lower case, so the profile does not take them for trials."""
+    also writes those words as ordinary words ("Contraindications"), so the profile does not take them for trials."""
     from rag.index.build import BuildSettings, build_index
     from rag.index.load import open_index
 
