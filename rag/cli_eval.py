@@ -115,10 +115,7 @@ def fuse_command(
     """Fuse TREC runs of any retrievers into one run (score it with `rag eval compare`)."""
     from rag.errors import EvalError
     from rag.eval.fuse import fuse_files
-    from rag.fusion import NORMALIZERS
 
-    if normalizer not in NORMALIZERS:
-        raise EvalError(f"--normalizer {normalizer!r}: choose one of {', '.join(NORMALIZERS)}")
     try:
         parsed = [float(w) for w in weights.split(",")] if weights else None
     except ValueError as error:

@@ -40,6 +40,8 @@ def test_bad_fusions_are_refused() -> None:
         fuse_runs([A, B, A], method="convex", weights=[0.5, 0.5])
     with pytest.raises(EvalError, match="convex fusion only"):
         fuse_runs([A, B], method="rrf", weights=[0.5, 0.5])
+    with pytest.raises(EvalError, match="normalizer 'l2'"):
+        fuse_runs([A, B], method="convex", normalizer="l2")  # type: ignore[arg-type]
     with pytest.raises(EvalError, match="unknown fusion method"):
         fuse_runs([A, B], method="borda")  # type: ignore[arg-type]
 

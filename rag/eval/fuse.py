@@ -16,7 +16,7 @@ from typing import Literal
 
 from rag.errors import EvalError
 from rag.eval.runs import Run, read_trec_run, write_trec_run
-from rag.fusion import RRF_K, Normalizer, convex_fusion, reciprocal_rank_fusion
+from rag.fusion import NORMALIZERS, RRF_K, Normalizer, convex_fusion, reciprocal_rank_fusion
 from rag.models import Hit
 
 Method = Literal["rrf", "convex"]
@@ -46,6 +46,8 @@ def fuse_runs(
             raise EvalError(f"{len(weights)} weights for {len(runs)} runs: give one weight per run")
         if any(w < 0 for w in weights) or not any(w > 0 for w in weights):
             raise EvalError(f"weights {list(weights)}: each must be >= 0 and one > 0")
+        if normalizer not in NORMALIZERS:
+            raise EvalError(f"normalizer {normalizer!r}: choose one of {', '.join(NORMALIZERS)}")
     elif method == "rrf":
         if weights is not None:
             raise EvalError("--weights apply to convex fusion only (RRF weighs every run the same)")
