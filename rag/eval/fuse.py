@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from rag.errors import EvalError
-from rag.eval.runs import Run, read_trec_run, write_trec_run
+from rag.eval.runs import Run, ranked, read_trec_run, write_trec_run
 from rag.fusion import NORMALIZERS, RRF_K, Normalizer, convex_fusion, reciprocal_rank_fusion
 from rag.models import Hit
 
@@ -23,8 +23,8 @@ Method = Literal["rrf", "convex"]
 
 
 def _hits(scores: dict[str, float]) -> list[Hit]:
-    ordered = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-    return [Hit(passage_id=doc, doc_id=doc, score=score, rank=rank) for rank, (doc, score) in enumerate(ordered, start=1)]
+    """A run's ranking of one query, in the order it is scored (rag.eval.runs.ranked)."""
+    return [Hit(passage_id=doc, doc_id=doc, score=score, rank=rank) for rank, (doc, score) in enumerate(ranked(scores), start=1)]
 
 
 def fuse_runs(
