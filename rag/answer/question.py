@@ -199,9 +199,9 @@ def prepare_question(
     expansion_at: list[tuple[int, str]] = []  # (position in the question, expansion)
     for match in _WORD.finditer(lowered):
         written = text[match.start():match.end()]
-        parts = [written] if _meaning(written, knowledge) else [p for p in re.split(r"[/+\-]", written) if _meaning(p, knowledge)]
-        for part in parts:
-            meaning = _meaning(part, knowledge)
+        whole = _meaning(written, knowledge)
+        parts = [(written, whole)] if whole else [(p, m) for p in re.split(r"[/+\-]", written) if (m := _meaning(p, knowledge))]
+        for part, meaning in parts:
             expansions.append(meaning)
             expansion_at.append((match.start(), meaning.lower()))
             consumed.append(part.lower())
