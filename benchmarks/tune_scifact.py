@@ -59,6 +59,12 @@ def compare(reference: Path, challenger: Path, data: Path) -> dict:
     return json.loads(run("eval", "compare", str(reference), str(challenger), "--dataset", str(data), "--split", "test", "--format", "json"))
 
 
+def paired(comparison: dict) -> list[str]:
+    """The table cells of a comparison's nDCG@10 test: delta, paired t p, randomisation p, wins/losses."""
+    test = next(m for m in comparison["metrics"] if m["metric"] == "ndcg@10")
+    return [f"{test['delta']:+.3f}", f"{test['p_ttest']:.4f}", f"{test['p_randomization']:.4f}", f"{test['wins']}/{test['losses']}"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
@@ -119,13 +125,12 @@ def main() -> None:
         if trec(folder, retriever) == reference:
             cells = ["–", "–", "–", "–"]
         else:
-            test = next(m for m in compare(reference, trec(folder, retriever), data)["metrics"] if m["metric"] == "ndcg@10")
-            cells = [f"{test['delta']:+.3f}", f"{test['p_ttest']:.4f}", f"{test['p_randomization']:.4f}", f"{test['wins']}/{test['losses']}"]
+            cells = paired(compare(reference, trec(folder, retriever), data))
         table.append(f"| {row} | {retriever} | {ndcg:.3f} | " + " | ".join(cells) + f" | {'' if seconds is None else f'{seconds:.0f}'} |")
     for row, how, path, seconds in fused:
-        test = next(m for m in compare(reference, path, data)["metrics"] if m["metric"] == "ndcg@10")
-        table.append(f"| {row} | {how} | {test['mean_b']:.3f} | {test['delta']:+.3f} | {test['p_ttest']:.4f} | "
-                     f"{test['p_randomization']:.4f} | {test['wins']}/{test['losses']} | {'' if seconds is None else f'{seconds:.0f}'} |")
+        comparison = compare(reference, path, data)
+        ndcg = next(m for m in comparison["metrics"] if m["metric"] == "ndcg@10")["mean_b"]
+        table.append(f"| {row} | {how} | {ndcg:.3f} | " + " | ".join(paired(comparison)) + f" | {'' if seconds is None else f'{seconds:.0f}'} |")
     print("\n" + "\n".join(table))
     print(f"\n(zero-shot RRF hybrid: {base['results']['hybrid']['metrics']['ndcg@10']:.3f})")
 
